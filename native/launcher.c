@@ -1,0 +1,186 @@
+/*
+ * renderer-launcher: the only code between the renderer and bubblewrap.
+ *
+ *   renderer-launcher --status-fd N --keep-fds K --uid U --gid G
+ *                     [--cgroup-procs FILE]... [--rlimit NAME=SOFT:HARD]... -- BWRAP ARGS...
+ *
+ * It exists because four things must happen in the child *before* bwrap runs, and
+ * Node's spawn has no pre-exec hook:
+ *   1. close every inherited fd above K (runc CVE-2024-21626: a leaked fd to a host
+ *      directory is an escape);
+ *   2. join the run's cgroups, so no instruction of untrusted code ever runs outside
+ *      its memory and pids limits (children inherit the cgroup; joining later would race);
+ *   3. set the rlimit backstops;
+ *   4. drop to the unprivileged step uid/gid with no supplementary groups, lock
+ *      securebits, empty the capability bounding set, set no_new_privs.
+ * Then it execs bwrap, which builds the namespaces as that unprivileged user.
+ *
+ * Any failure writes "error <message>" to the status fd and exits 125: the renderer
+ * reports sandbox_error. Nothing here ever falls back to running less isolated.
+ *
+ * When the renderer is not root, give this file cap_setuid,cap_setgid+ep and make it
+ * executable only by the renderer's group (see Dockerfile): it refuses uid 0 and gid 0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MAX_LIST 16
+#define EXIT_SETUP_FAILED 125
+
+static int status_fd = -1;
+
+static void fail(const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (status_fd >= 0) dprintf(status_fd, "error launcher: %s\n", msg);
+  dprintf(2, "renderer-launcher: %s\n", msg);
+  _exit(EXIT_SETUP_FAILED);
+}
+
+static long parse_long(const char *s, const char *what) {
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end != '\0') fail("%s must be an integer, got '%s'", what, s);
+  return v;
+}
+
+static rlim_t parse_rlim(const char *s) {
+  if (strcmp(s, "unlimited") == 0) return RLIM_INFINITY;
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end != '\0') fail("rlimit value must be an integer or 'unlimited', got '%s'", s);
+  return (rlim_t)v;
+}
+
+static int rlimit_resource(const char *name) {
+  if (strcmp(name, "FSIZE") == 0) return RLIMIT_FSIZE;
+  if (strcmp(name, "NOFILE") == 0) return RLIMIT_NOFILE;
+  if (strcmp(name, "CORE") == 0) return RLIMIT_CORE;
+  if (strcmp(name, "NPROC") == 0) return RLIMIT_NPROC;
+  if (strcmp(name, "CPU") == 0) return RLIMIT_CPU;
+  fail("unknown rlimit '%s' (FSIZE, NOFILE, CORE, NPROC, CPU)", name);
+  return -1;
+}
+
+static void close_fds_above(int keep) {
+  /* close_range(2) since Linux 5.9; the loop is the fallback for older kernels. */
+  if (syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0) == 0) return;
+  long max = sysconf(_SC_OPEN_MAX);
+  for (long fd = keep + 1; fd < max; fd++) close((int)fd);
+}
+
+static void join_cgroup(const char *procs_file) {
+  int fd = open(procs_file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open %s: %s", procs_file, strerror(errno));
+  char pid[32];
+  int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+  if (write(fd, pid, (size_t)n) != n) fail("cannot join cgroup via %s: %s", procs_file, strerror(errno));
+  close(fd);
+}
+
+static void drop_privileges(uid_t uid, gid_t gid) {
+  if (uid == 0 || gid == 0) fail("refusing to run a sandbox as uid/gid 0");
+
+  /* While still privileged: empty the bounding set and lock securebits so that no
+   * later exec (a setuid-root binary, file capabilities) can hand capabilities back. */
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    fail("cannot clear ambient capabilities: %s", strerror(errno));
+  if (geteuid() == 0) {
+    for (int cap = 0; cap <= 63; cap++)
+      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+        fail("cannot drop capability %d from the bounding set: %s", cap, strerror(errno));
+    if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                                     SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+              0, 0, 0) != 0)
+      fail("cannot lock securebits: %s", strerror(errno));
+  }
+
+  /* gid before uid: after setresuid we would no longer be allowed to change groups. */
+  if (setgroups(0, NULL) != 0) fail("cannot clear supplementary groups: %s", strerror(errno));
+  if (setresgid(gid, gid, gid) != 0) fail("cannot switch to gid %d: %s", (int)gid, strerror(errno));
+  if (setresuid(uid, uid, uid) != 0) fail("cannot switch to uid %d: %s", (int)uid, strerror(errno));
+
+  uid_t ru, eu, su;
+  gid_t rg, eg, sg;
+  if (getresuid(&ru, &eu, &su) != 0 || ru != uid || eu != uid || su != uid) fail("uid switch did not stick");
+  if (getresgid(&rg, &eg, &sg) != 0 || rg != gid || eg != gid || sg != gid) fail("gid switch did not stick");
+  if (setuid(0) == 0) fail("could regain uid 0 after dropping privileges");
+
+  /* no_new_privs: exec can never raise privileges again (setuid bits, file caps). */
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("cannot set no_new_privs: %s", strerror(errno));
+}
+
+int main(int argc, char **argv) {
+  const char *cgroups[MAX_LIST];
+  const char *rlimits[MAX_LIST];
+  int n_cgroups = 0, n_rlimits = 0, keep = 2;
+  long uid = -1, gid = -1;
+  int i = 1;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) {
+      i++;
+      break;
+    }
+    if (i + 1 >= argc) fail("option %s needs a value", a);
+    const char *v = argv[++i];
+    if (strcmp(a, "--status-fd") == 0)
+      status_fd = (int)parse_long(v, "--status-fd");
+    else if (strcmp(a, "--keep-fds") == 0)
+      keep = (int)parse_long(v, "--keep-fds");
+    else if (strcmp(a, "--uid") == 0)
+      uid = parse_long(v, "--uid");
+    else if (strcmp(a, "--gid") == 0)
+      gid = parse_long(v, "--gid");
+    else if (strcmp(a, "--cgroup-procs") == 0 && n_cgroups < MAX_LIST)
+      cgroups[n_cgroups++] = v;
+    else if (strcmp(a, "--rlimit") == 0 && n_rlimits < MAX_LIST)
+      rlimits[n_rlimits++] = v;
+    else
+      fail("unknown or repeated option %s", a);
+  }
+  if (i >= argc) fail("no command after --");
+  if (uid < 0 || gid < 0) fail("--uid and --gid are required");
+  if (keep < 2 || (status_fd >= 0 && status_fd > keep)) fail("--keep-fds must be >= 2 and cover --status-fd");
+
+  close_fds_above(keep);
+
+  for (int c = 0; c < n_cgroups; c++) join_cgroup(cgroups[c]);
+
+  for (int r = 0; r < n_rlimits; r++) {
+    char spec[128];
+    snprintf(spec, sizeof spec, "%s", rlimits[r]);
+    char *eq = strchr(spec, '=');
+    char *colon = eq ? strchr(eq + 1, ':') : NULL;
+    if (!eq || !colon) fail("--rlimit wants NAME=SOFT:HARD, got '%s'", rlimits[r]);
+    *eq = '\0';
+    *colon = '\0';
+    struct rlimit rl = {.rlim_cur = parse_rlim(eq + 1), .rlim_max = parse_rlim(colon + 1)};
+    if (setrlimit(rlimit_resource(spec), &rl) != 0) fail("cannot set rlimit %s: %s", spec, strerror(errno));
+  }
+
+  drop_privileges((uid_t)uid, (gid_t)gid);
+
+  /* The status fd must reach the reaper inside the sandbox; everything else <= keep is
+   * the renderer's deliberate stdio. */
+  execv(argv[i], &argv[i]);
+  fail("cannot exec %s: %s", argv[i], strerror(errno));
+  return EXIT_SETUP_FAILED;
+}

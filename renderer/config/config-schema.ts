@@ -1,0 +1,215 @@
+// The renderer's configuration: one schema that holds every default. `renderer run`,
+// `renderer sandbox` and `renderer serve` all start from validate(CONFIG_SCHEMA, ...),
+// so a limit means the same thing everywhere. Documented in docs/config.md.
+import type { Schema } from './schema.js';
+
+const MIB = 1024 * 1024;
+export const GIB = 1024 * MIB;
+
+export const TIMEOUT_MS_SCHEMA = { type: 'integer', minimum: 1, maximum: 86_400_000, default: 30_000 } as const;
+export const MEMORY_MIB_SCHEMA = { type: 'integer', minimum: 16, maximum: 1_048_576, default: 512 } as const;
+
+/** Arrow column types a step may output, by apache-arrow's Type names. */
+export const DEFAULT_ALLOWED_TYPES = [
+  'Null', 'Bool', 'Int', 'Float', 'Utf8', 'LargeUtf8', 'Binary', 'LargeBinary', 'Date', 'Time',
+  'Timestamp', 'Interval', 'Duration', 'Decimal', 'FixedSizeBinary', 'Dictionary',
+] as const;
+
+export const LIMITS_SCHEMA: Schema = {
+  type: 'object',
+  properties: {
+    timeoutMs: TIMEOUT_MS_SCHEMA,
+    memoryMiB: MEMORY_MIB_SCHEMA,
+    maxProcesses: { type: 'integer', minimum: 8, maximum: 4096, default: 64 },
+    maxOutputBytes: { type: 'integer', minimum: 1024, maximum: 64 * GIB, default: 2 * GIB },
+    maxResultBytes: { type: 'integer', minimum: 1024, maximum: 64 * MIB, default: MIB },
+    maxLogBytes: { type: 'integer', minimum: 1024, maximum: 16 * MIB, default: 64 * 1024 },
+    maxParamsBytes: { type: 'integer', minimum: 1024, maximum: 64 * MIB, default: MIB },
+    tmpSizeMiB: { type: 'integer', minimum: 1, maximum: 65_536, default: 64 },
+    maxOpenFiles: { type: 'integer', minimum: 64, maximum: 65_536, default: 1024 },
+    /** CPU quota in cores (e.g. 0.5); unset means no quota. */
+    cpuCores: { type: 'number', minimum: 0.01, maximum: 1024 },
+  },
+};
+
+export const VALIDATION_SCHEMA: Schema = {
+  type: 'object',
+  properties: {
+    allowedTypes: { type: 'array', items: { type: 'string', enum: DEFAULT_ALLOWED_TYPES }, default: DEFAULT_ALLOWED_TYPES },
+    checkUtf8: { type: 'boolean', default: true },
+    checkDictionaries: { type: 'boolean', default: true },
+    checkColumnNames: { type: 'boolean', default: true },
+    maxColumnNameBytes: { type: 'integer', minimum: 1, maximum: 65_536, default: 120 },
+    maxColumns: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 },
+    maxBatches: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 100_000 },
+  },
+};
+
+export const SANDBOX_SCHEMA: Schema = {
+  type: 'object',
+  properties: {
+    /** The host uid/gid steps run as: never 0, never the renderer's own. */
+    stepUid: { type: 'integer', minimum: 1, maximum: 4_294_967_294, default: 65534 },
+    stepGid: { type: 'integer', minimum: 1, maximum: 4_294_967_294, default: 65534 },
+    bwrapPath: { type: 'string', minLength: 1, default: '/usr/bin/bwrap' },
+    /** Where run cgroups are created; unset: chosen from the host (docs/config.md). */
+    cgroupRoot: { type: 'string', minLength: 1 },
+    /** Refuse to run without per-run cgroups (no oom_killed, no pids limit otherwise). */
+    requireCgroups: { type: 'boolean', default: true },
+    /** Node's permission model (--experimental-permission) inside the child. */
+    nodePermissionModel: { type: 'boolean', default: true },
+    /** Start children from the V8 start-up snapshot when one was built. */
+    useSnapshot: { type: 'boolean', default: true },
+  },
+};
+
+export const SCHEDULE_SCHEMA: Schema = {
+  type: 'object',
+  required: ['name', 'cron', 'workflow', 'outputDir'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'a name of letters, digits, `_`, `.`, `-`' },
+    cron: { type: 'string', minLength: 1, description: 'a cron expression such as "*/5 * * * *"' },
+    workflow: {
+      type: 'object',
+      required: ['steps'],
+      properties: {
+        steps: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 100,
+          items: {
+            type: 'object',
+            required: ['step'],
+            properties: {
+              step: { type: 'string', minLength: 1, description: 'the name of a step in the steps directory' },
+              params: { type: 'any', default: {} },
+              timeoutMs: TIMEOUT_MS_SCHEMA,
+              memoryMiB: MEMORY_MIB_SCHEMA,
+            },
+          },
+        },
+        input: { type: 'string', minLength: 1, description: 'a path relative to the data root' },
+      },
+    },
+    outputDir: { type: 'string', minLength: 1 },
+    keep: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
+  },
+};
+
+export const CONFIG_SCHEMA: Schema = {
+  type: 'object',
+  properties: {
+    /** Run directories, uploaded tables and schedule state live here. */
+    stateDir: { type: 'string', minLength: 1 },
+    stepsDir: { type: 'string', minLength: 1 },
+    dataRoot: { type: 'string', minLength: 1 },
+    limits: { ...LIMITS_SCHEMA, default: {} },
+    validation: { ...VALIDATION_SCHEMA, default: {} },
+    sandbox: { ...SANDBOX_SCHEMA, default: {} },
+    server: {
+      type: 'object',
+      default: {},
+      properties: {
+        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+        socket: { type: 'string', minLength: 1 },
+        /** Required whenever the server listens beyond loopback. */
+        token: { type: 'string', minLength: 16, description: 'a string of at least 16 characters' },
+        maxConcurrentRuns: { type: 'integer', minimum: 1, maximum: 1024 },
+        queueSize: { type: 'integer', minimum: 0, maximum: 100_000, default: 64 },
+        queueTimeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000, default: 60_000 },
+        bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 64 * MIB, default: 4 * MIB },
+        maxUploadBytes: { type: 'integer', minimum: 1024, maximum: 64 * GIB, default: 2 * GIB },
+        tableTtlSeconds: { type: 'integer', minimum: 1, maximum: 30 * 86_400, default: 3600 },
+        runHistory: { type: 'integer', minimum: 1, maximum: 100_000, default: 1000 },
+        shutdownGraceMs: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 30_000 },
+      },
+    },
+    pool: {
+      type: 'object',
+      default: {},
+      properties: {
+        /** Warm children kept ready; unset: the number of cores. 0 disables the pool. */
+        size: { type: 'integer', minimum: 0, maximum: 256 },
+      },
+    },
+    schedules: { type: 'array', items: SCHEDULE_SCHEMA, default: [] },
+    log: {
+      type: 'object',
+      default: {},
+      properties: {
+        level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+      },
+    },
+  },
+};
+
+export interface Limits {
+  timeoutMs: number;
+  memoryMiB: number;
+  maxProcesses: number;
+  maxOutputBytes: number;
+  maxResultBytes: number;
+  maxLogBytes: number;
+  maxParamsBytes: number;
+  tmpSizeMiB: number;
+  maxOpenFiles: number;
+  cpuCores?: number;
+}
+
+export interface ValidationRules {
+  allowedTypes: string[];
+  checkUtf8: boolean;
+  checkDictionaries: boolean;
+  checkColumnNames: boolean;
+  maxColumnNameBytes: number;
+  maxColumns: number;
+  maxBatches: number;
+}
+
+export interface SandboxSettings {
+  stepUid: number;
+  stepGid: number;
+  bwrapPath: string;
+  cgroupRoot?: string;
+  requireCgroups: boolean;
+  nodePermissionModel: boolean;
+  useSnapshot: boolean;
+}
+
+export interface ScheduleConfig {
+  name: string;
+  cron: string;
+  workflow: {
+    steps: Array<{ step: string; params: unknown; timeoutMs: number; memoryMiB: number }>;
+    input?: string;
+  };
+  outputDir: string;
+  keep: number;
+}
+
+export interface Config {
+  stateDir?: string;
+  stepsDir?: string;
+  dataRoot?: string;
+  limits: Limits;
+  validation: ValidationRules;
+  sandbox: SandboxSettings;
+  server: {
+    host: string;
+    port: number;
+    socket?: string;
+    token?: string;
+    maxConcurrentRuns?: number;
+    queueSize: number;
+    queueTimeoutMs: number;
+    bodyLimitBytes: number;
+    maxUploadBytes: number;
+    tableTtlSeconds: number;
+    runHistory: number;
+    shutdownGraceMs: number;
+  };
+  pool: { size?: number };
+  schedules: ScheduleConfig[];
+  log: { level: string };
+}

@@ -1,0 +1,57 @@
+// Loading the configuration: a JSON file (optional) checked against CONFIG_SCHEMA,
+// defaults filled in, then frozen. Problems name the file, the field and, where the
+// field is in the file, its line.
+import { readFileSync } from 'node:fs';
+import { RendererError } from '../errors.js';
+import { CONFIG_SCHEMA, type Config } from './config-schema.js';
+import { deepFreeze, SchemaError, validate } from './schema.js';
+import { lineOf } from './json-lines.js';
+
+/** Validates `raw` (already parsed) as a config; `source` names it in messages. */
+export function configFrom(raw: unknown, source = 'config', text?: string): Readonly<Config> {
+  try {
+    return deepFreeze(validate<Config>(CONFIG_SCHEMA, raw));
+  } catch (error) {
+    if (!(error instanceof SchemaError)) throw error;
+    const problems = error.problems.map((problem) => {
+      const field = /`([^`]+)`/.exec(problem)?.[1];
+      const line = text && field ? lineOf(text, field) : null;
+      return line ? `${source} line ${line}: ${problem}` : `${source}: ${problem}`;
+    });
+    throw new RendererError('RENDERER_ERR_CONFIG_INVALID', problems.join('; '));
+  }
+}
+
+export function loadConfig(file?: string, overrides: Record<string, unknown> = {}): Readonly<Config> {
+  let raw: Record<string, unknown> = {};
+  let text: string | undefined;
+  if (file) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new RendererError('RENDERER_ERR_CONFIG_INVALID', `cannot read config file ${file}: ${(error as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      throw new RendererError('RENDERER_ERR_CONFIG_INVALID', `config file ${file} is not valid JSON: ${(error as Error).message}`);
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw new RendererError('RENDERER_ERR_CONFIG_INVALID', `config file ${file} must hold a JSON object`);
+  }
+  return configFrom(mergeDeep(raw, overrides), file ?? 'config', text);
+}
+
+/** Overrides (from flags) win over the file, key by key for nested objects. */
+function mergeDeep(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const current = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
+        ? mergeDeep(current as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}

@@ -1,0 +1,208 @@
+// runStep: one step, one fresh sandboxed child, one result. The library API that the
+// CLI, the daemon and the tests share.
+import { randomUUID } from 'node:crypto';
+import { chmodSync, copyFileSync, linkSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Limits } from '../config/config-schema.js';
+import type { CgroupStats } from '../sandbox/cgroup/driver.js';
+import { classify, type RunResult } from './outcome.js';
+import { handBack, inspectOutput, InvalidOutput } from './output.js';
+import { checkResult, type ChildResult } from './protocol.js';
+import { INPUT_FILE, removeRunDir, SANDBOX_IN, STEP_FILE } from './run-dir.js';
+import type { Runner } from './runner.js';
+import type { StepChild } from './step-child.js';
+
+const STARTUP_TIMEOUT_MS = 15_000;
+const MAX_STEP_SOURCE_BYTES = 4 * 1024 * 1024;
+
+export interface RunStepOptions {
+  step: { path: string } | { code: string };
+  /** Host path of an Arrow IPC file; absent: an empty table. */
+  input?: string | null;
+  /** Where the output table goes; absent: validated, reported, not kept. */
+  output?: string | null;
+  /** JSON text of the params. */
+  paramsJson?: string;
+  limits: Limits;
+  runId?: string;
+  signal?: AbortSignal;
+  /** Called once the child is dispatched (the daemon samples its resources). */
+  onDispatch?: (child: StepChild) => void;
+  /** Provides the child; by default a cold spawn. */
+  acquireChild?: (limits: Limits, runId: string) => Promise<StepChild>;
+}
+
+export function emptyResult(runId: string): RunResult {
+  return {
+    runId,
+    outcome: 'sandbox_error',
+    exitCode: null,
+    signal: null,
+    durationMs: 0,
+    peakMemoryBytes: null,
+    error: null,
+    logs: '',
+    output: null,
+    json: null,
+    errors: [],
+    stack: null,
+    cpuSeconds: null,
+    logsDroppedBytes: 0,
+  };
+}
+
+/** Puts the step module and the input where the sandbox sees them (/run/in). */
+function stage(child: StepChild, options: RunStepOptions): void {
+  const stepFile = join(child.dir.inDir, STEP_FILE);
+  if ('code' in options.step) writeFileSync(stepFile, options.step.code, { mode: 0o644 });
+  else {
+    const size = statSync(options.step.path).size;
+    if (size > MAX_STEP_SOURCE_BYTES) throw new Error(`the step module is ${size} bytes; at most ${MAX_STEP_SOURCE_BYTES}`);
+    writeFileSync(stepFile, readFileSync(options.step.path), { mode: 0o644 });
+  }
+  chmodSync(stepFile, 0o644);
+  if (options.input) {
+    const source = realpathSync(options.input);
+    const target = join(child.dir.inDir, INPUT_FILE);
+    // A hard link costs nothing for a 1 GiB table; the step sees it read-only. A copy
+    // when it cannot be linked (another filesystem) or the step user could not read it.
+    const worldReadable = (statSync(source).mode & 0o004) !== 0;
+    let linked = false;
+    if (worldReadable) {
+      try {
+        linkSync(source, target);
+        linked = true;
+      } catch {
+        /* EXDEV, EPERM: copy instead */
+      }
+    }
+    if (!linked) {
+      copyFileSync(source, target);
+      chmodSync(target, 0o644);
+    }
+  }
+}
+
+function sandboxMessages(logs: string): string {
+  return logs
+    .split('\n')
+    .filter((line) => /^(bwrap|renderer-launcher|renderer-reaper|renderer step-runtime):/.test(line))
+    .slice(0, 5)
+    .join('; ');
+}
+
+export async function runStep(runner: Runner, options: RunStepOptions): Promise<RunResult> {
+  const runId = options.runId ?? randomUUID();
+  const { limits } = options;
+  const result = emptyResult(runId);
+  if (!runner.sandbox) {
+    result.error = `the sandbox is unavailable: ${runner.sandboxProblem}`;
+    return result;
+  }
+  if (options.signal?.aborted) return { ...result, outcome: 'canceled', error: 'the run was canceled' };
+
+  let child: StepChild;
+  try {
+    child = await (options.acquireChild ?? ((l, id) => runner.spawnChild(l, id)))(limits, runId);
+  } catch (error) {
+    result.error = `the sandbox could not be started: ${(error as Error).message}`;
+    return result;
+  }
+  const runIdOfChild = child.runId;
+  result.runId = runIdOfChild;
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = (): void => void child.kill('canceled');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  let stats: CgroupStats | null = null;
+  try {
+    let wasReady = false;
+    try {
+      stage(child, options);
+      await Promise.race([
+        child.ready,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('startup timeout')), STARTUP_TIMEOUT_MS).unref()),
+        child.process.exited.then(() => Promise.reject(new Error('exited before ready'))),
+      ]);
+      wasReady = true;
+      child.dispatch({
+        stepPath: `${SANDBOX_IN}/${STEP_FILE}`,
+        inputPath: options.input ? `${SANDBOX_IN}/${INPUT_FILE}` : undefined,
+        paramsJson: options.paramsJson ?? '{}',
+      });
+      timer = setTimeout(() => void child.kill('timeout'), limits.timeoutMs);
+      options.onDispatch?.(child);
+    } catch (error) {
+      if (!wasReady && !child.killedFor) await child.kill('startup');
+      if (!(error instanceof Error) || !/startup timeout|exited before ready|result pipe/.test(error.message)) {
+        // Staging failed: the step never got its files.
+        result.error = `the run could not be prepared: ${(error as Error).message}`;
+      }
+    }
+
+    const exit = await child.process.exited;
+    const endedAt = performance.now();
+    clearTimeout(timer);
+    await Promise.all([child.channel.closed, child.outputDone]);
+    stats = await child.process.finish();
+
+    let childResult: ChildResult | null = null;
+    let channelProblem = child.channel.problem;
+    if (!channelProblem && child.channel.result) {
+      try {
+        childResult = checkResult(child.channel.result, runIdOfChild);
+      } catch (error) {
+        channelProblem = `the result message is invalid: ${(error as Error).message}`;
+      }
+    }
+    const logs = child.logs.text();
+    const killedBySelf = child.killedFor !== null && !exit.signal && exit.exitCode === null;
+    const facts = {
+      exit: killedBySelf ? { ...exit, signal: 'SIGKILL' } : exit,
+      killedFor: child.killedFor === 'startup' ? null : child.killedFor,
+      // Dispatch happens only after the child said ready: before that no user code ran.
+      wasReady: child.dispatchedAt !== null,
+      oomKills: stats?.oomKills ?? 0,
+      timeoutMs: limits.timeoutMs,
+      memoryMiB: limits.memoryMiB,
+      channelProblem,
+      child: childResult,
+      outputProblem: null as string | null,
+      sandboxMessages: sandboxMessages(logs),
+    };
+    let verdict = classify(facts);
+    if (verdict.outcome === 'ok' && childResult) {
+      try {
+        const summary = inspectOutput(child.dir.outputFile, childResult.wroteOutput, limits.maxOutputBytes, runner.config.validation, runner.warn);
+        if (summary) {
+          if (options.output) handBack(child.dir.outputFile, options.output, runIdOfChild);
+          result.output = { path: options.output ?? null, rows: summary.rows, columns: summary.columns };
+        }
+      } catch (error) {
+        facts.outputProblem = error instanceof InvalidOutput ? error.message : `the output could not be handed back: ${(error as Error).message}`;
+        verdict = classify(facts);
+      }
+    }
+    if (result.error && verdict.outcome === 'sandbox_error') verdict = { outcome: 'sandbox_error', error: result.error };
+
+    Object.assign(result, {
+      outcome: verdict.outcome,
+      error: verdict.error,
+      exitCode: facts.exit.exitCode,
+      signal: facts.exit.signal,
+      durationMs: Math.round((endedAt - (child.dispatchedAt ?? child.spawnedAt)) * 100) / 100,
+      peakMemoryBytes: stats?.peakMemoryBytes ?? null,
+      cpuSeconds: stats?.cpuSeconds ?? null,
+      logs,
+      logsDroppedBytes: child.logs.droppedBytes,
+      json: verdict.outcome === 'ok' ? (childResult?.json ?? null) : null,
+      errors: childResult?.errors ?? [],
+      stack: verdict.outcome === 'step_error' ? (childResult?.error?.stack ?? null) : null,
+    });
+    if (verdict.outcome !== 'ok') result.output = null;
+    return result;
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    removeRunDir(child.dir);
+  }
+}

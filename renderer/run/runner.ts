@@ -1,0 +1,50 @@
+// What every run shares: the frozen config, the state directory and the sandbox. One
+// Runner per process; `renderer run`, `renderer serve` and the tests all run steps
+// through runStep(runner, ...), so there is one code path.
+import { join } from 'node:path';
+import type { Config, Limits } from '../config/config-schema.js';
+import { isRendererError } from '../errors.js';
+import { Sandbox } from '../sandbox/sandbox.js';
+import { defaultStateDir, ensurePrivateDir, installRuntime } from '../state-dir.js';
+import { StepChild } from './step-child.js';
+
+export interface RunnerOptions {
+  warn?: (message: string) => void;
+}
+
+export class Runner {
+  private constructor(
+    readonly config: Readonly<Config>,
+    readonly stateDir: string,
+    readonly runsRoot: string,
+    /** null when this host cannot sandbox: every run is then a sandbox_error. */
+    readonly sandbox: Sandbox | null,
+    readonly sandboxProblem: string | null,
+    readonly warn: (message: string) => void,
+  ) {}
+
+  static async create(config: Readonly<Config>, options: RunnerOptions = {}): Promise<Runner> {
+    const warn = options.warn ?? ((message: string) => process.emitWarning(message));
+    const stateDir = ensurePrivateDir(config.stateDir ?? defaultStateDir());
+    const runsRoot = ensurePrivateDir(join(stateDir, 'runs'));
+    try {
+      const runtimeDir = installRuntime(stateDir);
+      const sandbox = await Sandbox.open(config.sandbox, { runtimeDir, warn });
+      return new Runner(config, stateDir, runsRoot, sandbox, null, warn);
+    } catch (error) {
+      if (!isRendererError(error) && !(error instanceof Error)) throw error;
+      return new Runner(config, stateDir, runsRoot, null, (error as Error).message, warn);
+    }
+  }
+
+  /** A fresh child for one run (the daemon's pool overrides this with warm ones). */
+  spawnChild(limits: Limits, runId?: string): Promise<StepChild> {
+    if (!this.sandbox) throw new Error(this.sandboxProblem ?? 'no sandbox');
+    return StepChild.spawn(this.sandbox, this.runsRoot, limits, runId);
+  }
+
+  /** Limits of the config with per-run overrides (already validated by the caller). */
+  limits(overrides: Partial<Pick<Limits, 'timeoutMs' | 'memoryMiB'>> = {}): Limits {
+    return { ...this.config.limits, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+  }
+}

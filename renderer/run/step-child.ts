@@ -1,0 +1,135 @@
+// One step child: a sandboxed step runtime with its run directory, from spawn until it
+// is dispatched its single request. The warm pool holds these; a cold run spawns one.
+// A child serves exactly one run and is then discarded: nothing leaks between users.
+import { randomUUID } from 'node:crypto';
+import type { Limits } from '../config/config-schema.js';
+import { RUNTIME_FILES, RUNTIME_MOUNT } from '../paths.js';
+import { launch, type SandboxProcess } from '../sandbox/launch.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
+import { encodeFrame, types } from '../../thrift/messages.js';
+import { CHILD_V8_FLAGS } from './child-v8-flags.js';
+import { LogsTail } from './logs-tail.js';
+import type { KillReason } from './outcome.js';
+import { ResultChannel } from './protocol.js';
+import { createRunDir, removeRunDir, SANDBOX_IN, SANDBOX_OUT, type RunDir } from './run-dir.js';
+
+export function runtimeCommand(sandbox: Sandbox): string[] {
+  const settings = sandbox.settings;
+  const command = [
+    sandbox.nodePath,
+    ...CHILD_V8_FLAGS,
+  ];
+  if (settings.nodePermissionModel)
+    command.push(
+      // A language-level layer above the OS sandbox (a "seat belt", in Node's words):
+      // no child processes, workers or inspector; fs reads and writes only where the
+      // step's files are. --allow-addons only so the runtime can load its own addon,
+      // which it then disables for everyone else (step-runtime/child.ts).
+      '--experimental-permission',
+      `--allow-fs-read=${RUNTIME_MOUNT}/*`,
+      `--allow-fs-read=${SANDBOX_IN}/*`,
+      '--allow-fs-read=/tmp/*',
+      `--allow-fs-write=${SANDBOX_OUT}/*`,
+      '--allow-fs-write=/tmp/*',
+      '--allow-addons',
+    );
+  if (settings.useSnapshot && sandbox.snapshotAvailable)
+    command.push('--snapshot-blob', `${RUNTIME_MOUNT}/${RUNTIME_FILES.snapshot}`);
+  else command.push(`${RUNTIME_MOUNT}/${RUNTIME_FILES.bundle}`);
+  command.push(RUNTIME_MOUNT);
+  return command;
+}
+
+export interface DispatchFields {
+  stepPath: string;
+  inputPath?: string;
+  paramsJson: string;
+}
+
+export class StepChild {
+  killedFor: KillReason | null = null;
+  dispatchedAt: number | null = null;
+  readonly spawnedAt = performance.now();
+  private readonly output: Promise<void>;
+
+  private constructor(
+    readonly runId: string,
+    readonly dir: RunDir,
+    readonly process: SandboxProcess,
+    readonly channel: ResultChannel,
+    readonly logs: LogsTail,
+    readonly limits: Limits,
+  ) {
+    const stream = process.output;
+    this.output = new Promise((resolve) => {
+      if (!stream) return resolve();
+      stream.on('data', (chunk: Buffer) => logs.push(chunk));
+      stream.on('close', resolve);
+      stream.on('error', () => resolve());
+    });
+  }
+
+  static async spawn(sandbox: Sandbox, runsRoot: string, limits: Limits, runId: string = randomUUID()): Promise<StepChild> {
+    const dir = createRunDir(runsRoot, runId, sandbox.settings.stepUid, sandbox.settings.stepGid);
+    let process: SandboxProcess;
+    try {
+      process = await launch(sandbox, {
+        runId,
+        limits,
+        mode: 'step',
+        binds: [
+          { source: dir.inDir, dest: SANDBOX_IN },
+          { source: dir.outDir, dest: SANDBOX_OUT, writable: true },
+        ],
+        command: runtimeCommand(sandbox),
+      });
+    } catch (error) {
+      removeRunDir(dir);
+      throw error;
+    }
+    let child: StepChild | undefined;
+    const channel = new ResultChannel(process.result!, limits.maxResultBytes, () => void child?.kill('protocol'));
+    child = new StepChild(runId, dir, process, channel, new LogsTail(limits.maxLogBytes), limits);
+    return child;
+  }
+
+  get ready(): Promise<void> {
+    return this.channel.ready;
+  }
+
+  /** Resolves when the command's output pipe has closed (all logs are in). */
+  get outputDone(): Promise<void> {
+    return this.output;
+  }
+
+  /** Sends the one request and closes stdin. The timeout clock starts here. */
+  dispatch(fields: DispatchFields): void {
+    if (this.dispatchedAt !== null) throw new Error(`child ${this.runId} was already dispatched`);
+    this.dispatchedAt = performance.now();
+    const request = new types.StepRequest({
+      runId: this.runId,
+      stepPath: fields.stepPath,
+      inputPath: fields.inputPath,
+      outputPath: `${SANDBOX_OUT}/output.arrow`,
+      paramsJson: fields.paramsJson,
+      maxResultBytes: this.limits.maxResultBytes,
+    });
+    const stdin = this.process.stdin!;
+    stdin.on('error', () => undefined); // a child that died early closes its end: EPIPE is not ours to throw
+    stdin.end(encodeFrame(request));
+  }
+
+  /** The kill policy of launch.ts, remembering why (the first reason wins). */
+  async kill(reason: KillReason): Promise<void> {
+    this.killedFor ??= reason;
+    await this.process.kill();
+  }
+
+  /** Ends a child that will never be dispatched (pool shutdown, failed staging). */
+  async discard(): Promise<void> {
+    await this.kill('canceled').catch(() => undefined);
+    await this.process.exited.catch(() => undefined);
+    await this.process.finish();
+    removeRunDir(this.dir);
+  }
+}

@@ -1,0 +1,240 @@
+// Starting one sandboxed process tree, and the one kill policy that ends it.
+//
+//   renderer ─execa─▶ renderer-launcher ─exec─▶ bwrap ─▶ renderer-reaper (pid 1) ─▶ COMMAND
+//                      (cgroup, rlimits,         (namespaces,  (true wait status
+//                       uid drop, fd close)        seccomp)      on the status fd)
+//
+// File descriptors at the launcher, by mode:
+//   step:    0 request · 1,2 logs (one interleaved stream) · 3 result · 4 status · 5 seccomp
+//   command: 0,1,2 the caller's own · 3 status · 4 seccomp
+import { execa } from 'execa';
+import type { Readable, Writable } from 'node:stream';
+import type { Limits } from '../config/config-schema.js';
+import { LAUNCHER_PATH, RUNTIME_FILES, RUNTIME_MOUNT } from '../paths.js';
+import { bwrapArgs, type Bind } from './bwrap-args.js';
+import { RUN_CGROUP_PREFIX, type CgroupStats, type RunCgroup } from './cgroup/driver.js';
+import type { Sandbox } from './sandbox.js';
+
+const MIB = 1024 * 1024;
+const STATUS_MAX_BYTES = 4096;
+
+export type LaunchMode = 'step' | 'command';
+/** The part of execa's subprocess this module uses (its full generic type depends on
+ * the stdio layout, which differs between the two modes). */
+interface Subprocess extends PromiseLike<{ exitCode?: number; signal?: string }> {
+  readonly pid?: number | undefined;
+  readonly stdin: Writable | null;
+  readonly all?: Readable | undefined;
+  readonly stdio: ReadonlyArray<Readable | Writable | null>;
+  kill(signal: NodeJS.Signals): boolean;
+}
+
+export interface LaunchSpec {
+  runId: string;
+  limits: Limits;
+  mode: LaunchMode;
+  /** Binds besides node, its libraries and the runtime directory. */
+  binds: readonly Bind[];
+  /** Host binaries whose shared libraries must be visible (a `sandbox` command). */
+  libraryUsers?: readonly string[];
+  /** The command inside the sandbox, started by the reaper. */
+  command: readonly string[];
+  chdir?: string;
+}
+
+export interface SandboxExit {
+  /** Set when the sandbox itself failed before the command ran: a sandbox_error. */
+  setupError: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  coreDumped: boolean;
+}
+
+/** Signal numbers of x86_64 Linux, for naming the reaper's numeric report. */
+const SIGNAL_NAMES: Readonly<Record<number, string>> = {
+  1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS',
+  8: 'SIGFPE', 9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE',
+  14: 'SIGALRM', 15: 'SIGTERM', 16: 'SIGSTKFLT', 17: 'SIGCHLD', 18: 'SIGCONT', 19: 'SIGSTOP',
+  20: 'SIGTSTP', 21: 'SIGTTIN', 22: 'SIGTTOU', 23: 'SIGURG', 24: 'SIGXCPU', 25: 'SIGXFSZ',
+  26: 'SIGVTALRM', 27: 'SIGPROF', 28: 'SIGWINCH', 29: 'SIGIO', 30: 'SIGPWR', 31: 'SIGSYS',
+};
+export const signalName = (n: number): string => SIGNAL_NAMES[n] ?? `SIG${n}`;
+export const signalNumber = (name: string): number | undefined =>
+  Object.entries(SIGNAL_NAMES).find(([, v]) => v === name)?.[0] as number | undefined;
+
+/** Parses the status fd: "started", "exited N", "signaled N [core]", "error MESSAGE". */
+export function parseStatus(text: string): { started: boolean; exit?: Omit<SandboxExit, 'setupError'>; error?: string } {
+  const out: ReturnType<typeof parseStatus> = { started: false };
+  for (const line of text.split('\n')) {
+    let m: RegExpExecArray | null;
+    if (line === 'started') out.started = true;
+    else if ((m = /^exited (\d{1,3})$/.exec(line))) out.exit = { exitCode: Number(m[1]), signal: null, coreDumped: false };
+    else if ((m = /^signaled (\d{1,2})( core)?$/.exec(line)))
+      out.exit = { exitCode: null, signal: signalName(Number(m[1])), coreDumped: m[2] !== undefined };
+    else if ((m = /^error (.{1,1000})$/.exec(line))) out.error ??= m[1];
+  }
+  return out;
+}
+
+export class SandboxProcess {
+  readonly runId: string;
+  readonly cgroup: RunCgroup | null;
+  readonly stdin: Writable | null;
+  /** stdout and stderr of the command, interleaved (step mode). */
+  readonly output: Readable | null;
+  /** The result pipe, fd 3 inside (step mode). */
+  readonly result: Readable | null;
+  readonly exited: Promise<SandboxExit>;
+  readonly startedAt = performance.now();
+  private killed = false;
+  private readonly subprocess: Subprocess;
+
+  constructor(subprocess: Subprocess, runId: string, cgroup: RunCgroup | null, mode: LaunchMode) {
+    this.subprocess = subprocess;
+    this.runId = runId;
+    this.cgroup = cgroup;
+    const statusFd = mode === 'step' ? 4 : 3;
+    this.stdin = mode === 'step' ? subprocess.stdin : null;
+    this.output = mode === 'step' ? (subprocess.all ?? null) : null;
+    this.result = mode === 'step' ? (subprocess.stdio[3] as Readable) : null;
+    const status = readBounded(subprocess.stdio[statusFd] as Readable, STATUS_MAX_BYTES);
+    this.exited = (async () => {
+      const [result, statusText] = await Promise.all([subprocess, status]);
+      const parsed = parseStatus(statusText);
+      if (parsed.error) return { setupError: parsed.error, exitCode: null, signal: null, coreDumped: false };
+      if (parsed.exit) return { setupError: null, ...parsed.exit };
+      // No report from the reaper. Killed by us, it had no chance; otherwise the
+      // sandbox never came up (bwrap printed why on stderr).
+      const signal = result.signal ?? null;
+      const exitCode = result.exitCode ?? null;
+      if (!parsed.started && !this.killed)
+        return {
+          setupError: `bubblewrap failed before the command started (exit ${exitCode ?? signal})`,
+          exitCode,
+          signal,
+          coreDumped: false,
+        };
+      return { setupError: null, exitCode, signal, coreDumped: false };
+    })();
+  }
+
+  get pid(): number | undefined {
+    return this.subprocess.pid;
+  }
+
+  get wasKilled(): boolean {
+    return this.killed;
+  }
+
+  /**
+   * The kill policy, the only one: SIGKILL at once (untrusted code may ignore SIGTERM),
+   * first bwrap (--die-with-parent and pid 1's exit take the namespace down), then
+   * every process in the cgroup, waiting until it is empty.
+   */
+  async kill(): Promise<void> {
+    this.killed = true;
+    this.subprocess.kill('SIGKILL');
+    await this.cgroup?.kill();
+  }
+
+  /** After exit: measures, kills stragglers, removes the cgroup. Never throws. */
+  async finish(): Promise<CgroupStats | null> {
+    if (!this.cgroup) return null;
+    let stats: CgroupStats | null = null;
+    try {
+      stats = await this.cgroup.stats();
+      await this.cgroup.kill();
+      await this.cgroup.remove();
+    } catch (error) {
+      process.emitWarning(`cleaning up cgroup of run ${this.runId}: ${(error as Error).message}`);
+    }
+    return stats;
+  }
+}
+
+export function readBounded(stream: Readable, maxBytes: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      if (size >= maxBytes) return;
+      chunks.push(chunk.subarray(0, maxBytes - size));
+      size += chunk.length;
+    });
+    stream.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+export async function launch(sandbox: Sandbox, spec: LaunchSpec): Promise<SandboxProcess> {
+  const { limits } = spec;
+  const step = spec.mode === 'step';
+  const statusFd = step ? 4 : 3;
+  const seccompFd = step ? 5 : 4;
+  const libraries = await sandbox.librariesFor(spec.libraryUsers ?? []);
+
+  const binds: Bind[] = [
+    ...libraries.map((path) => ({ source: path, dest: path })),
+    { source: sandbox.nodePath, dest: sandbox.nodePath },
+    { source: sandbox.runtimeDir, dest: RUNTIME_MOUNT },
+    ...spec.binds,
+  ];
+  const reaper = `${RUNTIME_MOUNT}/${RUNTIME_FILES.reaper}`;
+  const bwrap = bwrapArgs({
+    uid: sandbox.settings.stepUid,
+    gid: sandbox.settings.stepGid,
+    binds,
+    tmpSizeBytes: limits.tmpSizeMiB * MIB,
+    seccompFd,
+    chdir: spec.chdir ?? '/tmp',
+    command: [reaper, '--status-fd', String(statusFd), '--keep-fds', String(statusFd - 1), '--', ...spec.command],
+  });
+
+  const cgroup = sandbox.cgroups
+    ? await sandbox.cgroups.create(`${RUN_CGROUP_PREFIX}${spec.runId}`, {
+        memoryBytes: limits.memoryMiB * MIB,
+        maxProcesses: limits.maxProcesses,
+        cpuCores: limits.cpuCores,
+      })
+    : null;
+
+  const launcherArgs = [
+    '--status-fd', String(statusFd),
+    '--keep-fds', String(seccompFd),
+    '--uid', String(sandbox.settings.stepUid),
+    '--gid', String(sandbox.settings.stepGid),
+    ...(cgroup?.procsFiles ?? []).flatMap((file) => ['--cgroup-procs', file]),
+    // Backstops behind the cgroup: no core files, a per-file size cap at the output
+    // limit, a bounded fd table, and a process cap for hosts without a pids cgroup.
+    '--rlimit', 'CORE=0:0',
+    '--rlimit', `FSIZE=${limits.maxOutputBytes}:${limits.maxOutputBytes}`,
+    '--rlimit', `NOFILE=${limits.maxOpenFiles}:${limits.maxOpenFiles}`,
+    '--rlimit', `NPROC=${limits.maxProcesses}:${limits.maxProcesses}`,
+    '--',
+    sandbox.settings.bwrapPath,
+    ...bwrap,
+  ];
+
+  const seccomp = new Uint8Array(sandbox.seccompProgram);
+  let subprocess: Subprocess;
+  try {
+    subprocess = execa(LAUNCHER_PATH, launcherArgs, {
+      stdio: step
+        ? ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', seccomp]
+        : ['inherit', 'inherit', 'inherit', 'pipe', seccomp],
+      all: step,
+      env: {},
+      extendEnv: false,
+      reject: false,
+      buffer: false,
+      encoding: 'buffer',
+      stripFinalNewline: false,
+      // execa kills the subprocess if the renderer itself exits.
+      cleanup: true,
+    }) as unknown as Subprocess;
+  } catch (error) {
+    await cgroup?.remove().catch(() => undefined);
+    throw error;
+  }
+  return new SandboxProcess(subprocess, spec.runId, cgroup, spec.mode);
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// Assembles dist/runtime/: everything a step child needs and nothing else, bound
+// read-only into every sandbox at /opt/renderer.
+//   step-runtime.cjs     the runtime and apache-arrow, bundled into one file
+//   step-runtime.blob    the same as a V8 start-up snapshot (optional: children start
+//                        ~20 ms faster; the renderer falls back to the .cjs without it)
+//   renderer_native.node the mmap/seccomp addon;  renderer-reaper  pid 1 of the sandbox
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// tsc compiles the .ts files; the CommonJS thrift runtime and generated code are copied.
+for (const file of ['thrift/runtime.cjs', 'thrift/gen/step_types.cjs']) {
+  mkdirSync(dirname(join(root, 'dist', file)), { recursive: true });
+  copyFileSync(join(root, file), join(root, 'dist', file));
+}
+
+const out = join(root, 'dist', 'runtime');
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+await build({
+  entryPoints: [join(root, 'step-runtime', 'main.ts')],
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  outfile: join(out, 'step-runtime.cjs'),
+  logLevel: 'warning',
+  legalComments: 'none',
+});
+
+for (const name of ['renderer_native.node', 'renderer-reaper']) {
+  const source = join(root, 'build', 'Release', name);
+  if (!existsSync(source)) {
+    console.error(`build-runtime: ${source} is missing; run npm install (node-gyp builds it)`);
+    process.exit(1);
+  }
+  copyFileSync(source, join(out, name));
+}
+
+try {
+  const { CHILD_V8_FLAGS } = await import('../dist/renderer/run/child-v8-flags.js');
+  execFileSync(process.execPath, [...CHILD_V8_FLAGS, '--snapshot-blob', join(out, 'step-runtime.blob'), '--build-snapshot', join(out, 'step-runtime.cjs')], {
+    cwd: out,
+    env: {},
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+} catch (error) {
+  rmSync(join(out, 'step-runtime.blob'), { force: true });
+  console.warn(`build-runtime: no start-up snapshot (children load the bundle instead): ${String(error.stderr ?? error).trim()}`);
+}
+
+// Readable by the unprivileged step user, writable by nobody but the owner.
+chmodSync(out, 0o755);
+for (const name of ['step-runtime.cjs', 'step-runtime.blob', 'renderer_native.node', 'renderer-reaper'])
+  if (existsSync(join(out, name))) chmodSync(join(out, name), name === 'renderer-reaper' ? 0o755 : 0o644);
+const sizes = ['step-runtime.cjs', 'step-runtime.blob'].filter((n) => existsSync(join(out, n))).map((n) => `${n} ${(statSync(join(out, n)).size / 1048576).toFixed(1)} MiB`);
+console.log(`build-runtime: dist/runtime ready (${sizes.join(', ')})`);

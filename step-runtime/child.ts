@@ -1,0 +1,137 @@
+// The child side of one run: load, lock down, say ready, take the one request, run the
+// user's render(), hand back the result, exit. It runs inside the sandbox; the renderer
+// trusts none of what it sends (renderer/run/protocol.ts validates everything).
+import type * as Arrow from 'apache-arrow';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import vm from 'node:vm';
+import { decodePayload, encodeFrame, types } from '../thrift/messages.js';
+import { stage2Bytes } from '../renderer/sandbox/seccomp/policy.js';
+import { readAllSync, writeAllSync } from './io.js';
+import { interpretReturn, StepContractError, writeTableFile } from './step-output.js';
+import { quietRuntimeWarnings } from './warnings.js';
+
+const REQUEST_FD = 0;
+const RESULT_FD = 3;
+const MAX_REQUEST_BYTES = 80 * 1024 * 1024;
+
+interface Native {
+  mapFile(path: string, maxBytes: number): ArrayBuffer;
+  unmap(buffer: ArrayBuffer): void;
+  installSeccomp(program: Buffer): void;
+}
+
+/** Frames of the step's own module, with its sandbox path shown as its file name. */
+export function trimStack(stack: string | undefined, stepPath: string): string | undefined {
+  if (!stack) return undefined;
+  const url = `file://${stepPath}`;
+  const frames = stack
+    .split('\n')
+    .filter((line) => /^\s+at /.test(line) && (line.includes(url) || line.includes(stepPath)))
+    .map((line) => line.replaceAll(url, 'step.mjs').replaceAll(stepPath, 'step.mjs'));
+  return frames.length ? frames.join('\n') : undefined;
+}
+
+function errorMessage(thrown: unknown): string {
+  if (thrown instanceof Error) return thrown.message || thrown.name;
+  try {
+    return typeof thrown === 'string' ? thrown : `a non-Error value was thrown: ${JSON.stringify(thrown) ?? String(thrown)}`;
+  } catch {
+    return 'a non-Error value was thrown';
+  }
+}
+
+export async function runChild(arrow: typeof Arrow): Promise<void> {
+  quietRuntimeWarnings();
+  // Captured before user code can replace them.
+  const exit = process.exit.bind(process);
+  const runtimeDir = process.argv[process.argv.length - 1] ?? '/opt/renderer';
+
+  const native = createRequire(join(runtimeDir, 'x.js'))(join(runtimeDir, 'renderer_native.node')) as Native;
+  // Stage 2 of seccomp, on every thread: from here no execve and no new process.
+  native.installSeccomp(stage2Bytes());
+  // The permission model needs --allow-addons for the line above; nothing after it may
+  // load native code (a .node file written to /tmp would otherwise be loadable).
+  Object.defineProperty(process, 'dlopen', {
+    value: () => {
+      throw Object.assign(new Error('Cannot load native addon because loading addons is disabled.'), { code: 'ERR_DLOPEN_DISABLED' });
+    },
+    writable: false,
+    configurable: false,
+  });
+
+  const send = (message: types.ChildMessage): void => writeAllSync(RESULT_FD, encodeFrame(message));
+  send(new types.ChildMessage({ ready: new types.Ready({ protocolVersion: types.PROTOCOL_VERSION }) }));
+
+  const frame = readAllSync(REQUEST_FD, MAX_REQUEST_BYTES);
+  if (frame.length < 4 || frame.readUInt32BE(0) !== frame.length - 4) throw new Error('malformed request frame');
+  const request = decodePayload(types.StepRequest, frame.subarray(4));
+
+  let sent = false;
+  const finish = (result: Omit<ConstructorParameters<typeof types.StepResult>[0] & object, 'runId'>): never => {
+    if (!sent) {
+      sent = true;
+      send(new types.ChildMessage({ result: new types.StepResult({ runId: request.runId, ...result }) }));
+    }
+    return exit(0);
+  };
+  const fail = (thrown: unknown): never =>
+    finish({
+      status: types.StepStatus.STEP_ERROR,
+      wroteOutput: false,
+      error: new types.StepError({
+        message: errorMessage(thrown),
+        stack: thrown instanceof Error ? trimStack(thrown.stack, request.stepPath) : undefined,
+      }),
+    });
+
+  // The step's code threw outside render()'s promise chain: still the step's error.
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  // The event loop emptied while render() was still pending: it can never settle.
+  process.on('beforeExit', () => fail(new Error('render() returned a promise that never settled')));
+
+  let mapping: ArrayBuffer | null = null;
+  try {
+    const params: unknown = JSON.parse(request.paramsJson);
+    let table: Arrow.Table;
+    if (request.inputPath) {
+      // The input is mapped, not read: render() gets column views over the page cache.
+      mapping = native.mapFile(request.inputPath, Number.MAX_SAFE_INTEGER);
+      try {
+        table = mapping.byteLength === 0 ? new arrow.Table() : arrow.tableFromIPC(new Uint8Array(mapping));
+      } catch (error) {
+        throw new StepContractError(`the input table cannot be read: ${(error as Error).message}`);
+      }
+    } else {
+      table = new arrow.Table();
+    }
+
+    const load = new vm.Script('(url) => import(url)', {
+      importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    }).runInThisContext() as (url: string) => Promise<Record<string, unknown>>;
+    const module = await load(`file://${request.stepPath}`);
+    if (typeof module.render !== 'function')
+      throw new StepContractError('the step module does not export a function named render');
+
+    const returned: unknown = await (module.render as (...args: unknown[]) => unknown)(table, params, Object.freeze({ arrow }));
+    const output = interpretReturn(arrow, returned);
+    if (output.table) writeTableFile(arrow, output.table, request.outputPath);
+    const result = {
+      status: types.StepStatus.OK,
+      wroteOutput: output.table !== null,
+      json: output.json ?? undefined,
+      errors: output.errors,
+    };
+    const size = encodeFrame(new types.ChildMessage({ result: new types.StepResult({ runId: request.runId, ...result }) })).length;
+    if (size > request.maxResultBytes)
+      throw new StepContractError(
+        `the returned json and errors take ${size} bytes; the limit is ${request.maxResultBytes} bytes (write big data as the table)`,
+      );
+    finish(result);
+  } catch (error) {
+    fail(error);
+  } finally {
+    if (mapping) native.unmap(mapping);
+  }
+}
