@@ -41,8 +41,21 @@ function errorMessage(thrown: unknown): string {
   }
 }
 
+/**
+ * stdout and stderr are sockets to the renderer, which Node leaves non-blocking on
+ * Linux: a chatty step would queue its output in its own memory (and lose it at exit).
+ * Blocking writes give back-pressure instead: the step waits while the renderer drains.
+ */
+function blockingStdio(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    const handle = (stream as unknown as { _handle?: { setBlocking?: (on: boolean) => number } })._handle;
+    handle?.setBlocking?.(true);
+  }
+}
+
 export async function runChild(arrow: typeof Arrow): Promise<void> {
   quietRuntimeWarnings();
+  blockingStdio();
   // Captured before user code can replace them.
   const exit = process.exit.bind(process);
   const runtimeDir = process.argv[process.argv.length - 1] ?? '/opt/renderer';

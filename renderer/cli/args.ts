@@ -10,8 +10,8 @@ export function parseFlags<const T extends NonNullable<ParseArgsConfig['options'
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
-    // node's messages are good but long; keep their first sentence.
-    throw new UsageError((error as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, ''));
+    // node's messages are good; keep them on one line.
+    throw new UsageError((error as Error).message.replace(/\s*\n\s*/g, ' ').trim());
   }
 }
 

@@ -1,1 +1,162 @@
-export async function doctorCommand(_argv: string[]): Promise<number> { process.stderr.write('renderer doctor: not implemented yet\n'); return 2; }
+// renderer doctor [--json] [--config FILE]
+// What this host supports, what will fail, and how to fix it: so an operator sees why
+// a run would end as sandbox_error before any run does. Exit 0 when steps can run.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadConfig } from '../config/load.js';
+import { isRendererError } from '../errors.js';
+import { LAUNCHER_PATH } from '../paths.js';
+import { runStep } from '../run/run-step.js';
+import { Runner } from '../run/runner.js';
+import { detectCgroups } from '../sandbox/cgroup/detect.js';
+import { isExecutable } from '../sandbox/host.js';
+import { parseFlags, UsageError, writeLine } from './args.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  /** Fails the doctor when not ok (others are warnings). */
+  required: boolean;
+  detail: string;
+  fix?: string;
+}
+
+const readText = (path: string): string | null => {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return null;
+  }
+};
+
+export async function hostChecks(configFile?: string): Promise<Check[]> {
+  const config = loadConfig(configFile);
+  const checks: Check[] = [];
+  const add = (check: Check): void => void checks.push(check);
+
+  add({
+    name: 'platform',
+    ok: process.platform === 'linux' && process.arch === 'x64',
+    required: true,
+    detail: `${process.platform} ${process.arch}, node ${process.version}`,
+    fix: 'the seccomp policy covers Linux x86_64 only',
+  });
+
+  const bwrap = config.sandbox.bwrapPath;
+  let bwrapVersion = '';
+  try {
+    bwrapVersion = execFileSync(bwrap, ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    /* reported below */
+  }
+  add({ name: 'bubblewrap', ok: bwrapVersion !== '', required: true, detail: bwrapVersion || `${bwrap} missing`, fix: 'apt-get install bubblewrap' });
+
+  const maxUserNs = readText('/proc/sys/user/max_user_namespaces');
+  const debianSwitch = readText('/proc/sys/kernel/unprivileged_userns_clone');
+  const apparmor = readText('/proc/sys/kernel/apparmor_restrict_unprivileged_userns');
+  const userNs = maxUserNs !== null && Number(maxUserNs) > 0 && debianSwitch !== '0' && apparmor !== '1';
+  add({
+    name: 'user namespaces',
+    ok: userNs,
+    required: true,
+    detail: `max_user_namespaces=${maxUserNs ?? 'n/a'}${debianSwitch !== null ? `, unprivileged_userns_clone=${debianSwitch}` : ''}${apparmor !== null ? `, apparmor_restrict_unprivileged_userns=${apparmor}` : ''}`,
+    fix: 'sysctl user.max_user_namespaces=15000 kernel.unprivileged_userns_clone=1 (in a container: allow unshare in its seccomp/AppArmor profile)',
+  });
+
+  const actions = readText('/proc/sys/kernel/seccomp/actions_avail') ?? '';
+  add({
+    name: 'seccomp',
+    ok: /\bkill_process\b/.test(actions) && /\berrno\b/.test(actions),
+    required: true,
+    detail: actions ? `actions: ${actions}` : 'no /proc/sys/kernel/seccomp (kernel without CONFIG_SECCOMP_FILTER?)',
+    fix: 'a kernel with seccomp filters and SECCOMP_RET_KILL_PROCESS (Linux 4.14+)',
+  });
+
+  const layout = await detectCgroups();
+  add({
+    name: 'cgroups',
+    ok: layout.version !== 0,
+    required: config.sandbox.requireCgroups,
+    detail:
+      layout.version === 0
+        ? layout.reason
+        : layout.version === 1
+          ? `v1: ${Object.keys(layout.own).join(', ')}`
+          : `v2 at ${layout.mount}: ${layout.controllers.join(' ')}`,
+    fix: 'mount cgroup v2 with the memory and pids controllers, and run as root or with a delegated subtree (systemd Delegate=yes, see README)',
+  });
+
+  add({
+    name: 'native helpers',
+    ok: isExecutable(LAUNCHER_PATH),
+    required: true,
+    detail: LAUNCHER_PATH,
+    fix: 'npm install (node-gyp builds native/)',
+  });
+
+  add({
+    name: 'privileges',
+    ok: process.getuid?.() === 0,
+    required: false,
+    detail: `renderer uid ${process.getuid?.()}, steps run as uid ${config.sandbox.stepUid}`,
+    fix: 'not root: give build/Release/renderer-launcher cap_setuid,cap_setgid+ep and delegate a cgroup subtree (see Dockerfile)',
+  });
+
+  // The end-to-end check: a trivial step through every layer.
+  let runner: Runner | null = null;
+  try {
+    runner = await Runner.create(config, { warn: () => undefined });
+  } catch (error) {
+    add({ name: 'state directory', ok: false, required: true, detail: (error as Error).message });
+  }
+  if (runner) {
+    if (!runner.sandbox) add({ name: 'sandbox', ok: false, required: true, detail: runner.sandboxProblem ?? 'unavailable' });
+    else {
+      const started = performance.now();
+      const result = await runStep(runner, {
+        step: { code: 'export function render(t, p, ctx) { return { json: { ok: true } }; }' },
+        limits: runner.limits(),
+      });
+      add({
+        name: 'trivial step',
+        ok: result.outcome === 'ok',
+        required: true,
+        detail:
+          result.outcome === 'ok'
+            ? `ok in ${(performance.now() - started).toFixed(0)} ms (${runner.sandbox.cgroups?.description ?? 'no cgroups'}, snapshot ${runner.sandbox.snapshotAvailable ? 'yes' : 'no'})`
+            : `${result.outcome}: ${result.error}`,
+      });
+    }
+  }
+  return checks;
+}
+
+export async function doctorCommand(argv: string[]): Promise<number> {
+  let json = false;
+  let config: string | undefined;
+  try {
+    const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' }, config: { type: 'string' } });
+    if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+    json = values.json ?? false;
+    config = values.config;
+  } catch (error) {
+    writeLine(process.stderr, `renderer doctor: ${(error as Error).message}`);
+    return 2;
+  }
+  let checks: Check[];
+  try {
+    checks = await hostChecks(config);
+  } catch (error) {
+    if (!isRendererError(error)) throw error;
+    writeLine(process.stderr, `renderer doctor: ${error.message}`);
+    return 2;
+  }
+  const healthy = checks.every((c) => c.ok || !c.required);
+  if (json) writeLine(process.stdout, JSON.stringify({ healthy, checks }));
+  else {
+    for (const c of checks)
+      writeLine(process.stdout, `${c.ok ? 'ok  ' : c.required ? 'FAIL' : 'warn'}  ${c.name.padEnd(16)} ${c.detail}${!c.ok && c.fix ? `\n                       fix: ${c.fix}` : ''}`);
+    writeLine(process.stdout, healthy ? 'steps can run on this host' : 'steps cannot run on this host: fix the FAIL lines');
+  }
+  return healthy ? 0 : 1;
+}

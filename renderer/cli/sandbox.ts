@@ -1,1 +1,123 @@
-export async function sandboxCommand(_argv: string[]): Promise<number> { process.stderr.write('renderer sandbox: not implemented yet\n'); return 2; }
+// renderer sandbox [--timeout-ms N] [--memory-mib N] [--bind-ro PATH]... [--config FILE] -- COMMAND [ARGS...]
+//
+// Runs any program under exactly the isolation a step gets: same uid, namespaces,
+// seccomp policy (stage 1), filesystem view (/run/in, /run/out, a fresh /tmp), cgroup
+// and rlimits. COMMAND and its shared libraries are bound read-only at their host
+// paths; so is every --bind-ro PATH. stdio is the caller's. The exit status is the
+// command's, 128+N for signal N; 125 when the sandbox cannot be set up.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { MEMORY_MIB_SCHEMA, TIMEOUT_MS_SCHEMA } from '../config/config-schema.js';
+import { loadConfig } from '../config/load.js';
+import { isRendererError } from '../errors.js';
+import { createRunDir, removeRunDir, SANDBOX_IN, SANDBOX_OUT } from '../run/run-dir.js';
+import { Runner } from '../run/runner.js';
+import { resolveCommand } from '../sandbox/host.js';
+import { launch, signalNumber } from '../sandbox/launch.js';
+import { integerFlag, parseFlags, UsageError, writeLine } from './args.js';
+
+export const EXIT_SANDBOX_FAILED = 125;
+
+export interface SandboxArgs {
+  command: string[];
+  binds: string[];
+  timeoutMs?: number;
+  memoryMiB?: number;
+  config?: string;
+}
+
+export function parseSandboxArgs(argv: string[]): SandboxArgs {
+  const dashes = argv.indexOf('--');
+  if (dashes < 0) throw new UsageError('put the command after `--`: renderer sandbox [flags] -- COMMAND [ARGS...]');
+  const { values, positionals } = parseFlags(argv.slice(0, dashes), {
+    'timeout-ms': { type: 'string' },
+    'memory-mib': { type: 'string' },
+    'bind-ro': { type: 'string', multiple: true },
+    config: { type: 'string' },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]} before --`);
+  const command = argv.slice(dashes + 1);
+  if (command.length === 0) throw new UsageError('no COMMAND after --');
+  const resolved = resolveCommand(command[0]!);
+  if (!resolved) throw new UsageError(`command ${command[0]} not found or not executable`);
+  const binds = (values['bind-ro'] ?? []).map((path) => {
+    const absolute = resolve(path);
+    if (!existsSync(absolute)) throw new UsageError(`--bind-ro ${path} does not exist`);
+    return absolute;
+  });
+  const args: SandboxArgs = { command: [resolved, ...command.slice(1)], binds };
+  const timeoutMs = integerFlag('timeout-ms', values['timeout-ms'], TIMEOUT_MS_SCHEMA.minimum, TIMEOUT_MS_SCHEMA.maximum);
+  const memoryMiB = integerFlag('memory-mib', values['memory-mib'], MEMORY_MIB_SCHEMA.minimum, MEMORY_MIB_SCHEMA.maximum);
+  if (timeoutMs !== undefined) args.timeoutMs = timeoutMs;
+  if (memoryMiB !== undefined) args.memoryMiB = memoryMiB;
+  if (values.config !== undefined) args.config = values.config;
+  return args;
+}
+
+export async function sandboxCommand(argv: string[]): Promise<number> {
+  let args: SandboxArgs;
+  let config;
+  try {
+    args = parseSandboxArgs(argv);
+    config = loadConfig(args.config);
+  } catch (error) {
+    if (error instanceof UsageError || isRendererError(error)) {
+      writeLine(process.stderr, `renderer sandbox: ${(error as Error).message}`);
+      return 2;
+    }
+    throw error;
+  }
+  const say = (message: string): void => writeLine(process.stderr, `renderer sandbox: ${message}`);
+  const runner = await Runner.create(config, { warn: say });
+  if (!runner.sandbox) {
+    say(`the sandbox is unavailable: ${runner.sandboxProblem}`);
+    return EXIT_SANDBOX_FAILED;
+  }
+  const limits = runner.limits({ timeoutMs: args.timeoutMs, memoryMiB: args.memoryMiB });
+  const runId = randomUUID();
+  const dir = createRunDir(runner.runsRoot, runId, config.sandbox.stepUid, config.sandbox.stepGid);
+  try {
+    const command = args.command[0]!;
+    const child = await launch(runner.sandbox, {
+      runId,
+      limits,
+      mode: 'command',
+      binds: [
+        { source: dir.inDir, dest: SANDBOX_IN },
+        { source: dir.outDir, dest: SANDBOX_OUT, writable: true },
+        { source: command, dest: command },
+        ...args.binds.map((path) => ({ source: path, dest: path })),
+      ],
+      libraryUsers: [command],
+      command: args.command,
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void child.kill();
+    }, limits.timeoutMs);
+    const forward = (signal: NodeJS.Signals): void => void child.kill();
+    process.once('SIGINT', forward);
+    process.once('SIGTERM', forward);
+    const exit = await child.exited;
+    clearTimeout(timer);
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+    const stats = await child.finish();
+    if (exit.setupError) {
+      say(`the sandbox could not be set up: ${exit.setupError}`);
+      return EXIT_SANDBOX_FAILED;
+    }
+    if (timedOut) say(`timed out after ${limits.timeoutMs} ms; the command was killed`);
+    else if (stats && stats.oomKills > 0) say(`the command exceeded the memory limit of ${limits.memoryMiB} MiB and was killed`);
+    if (exit.signal) return 128 + (signalNumber(exit.signal) ?? 9);
+    if (timedOut || exit.exitCode === null) return 128 + 9;
+    return exit.exitCode;
+  } catch (error) {
+    say(`the sandbox could not be started: ${(error as Error).message}`);
+    return EXIT_SANDBOX_FAILED;
+  } finally {
+    removeRunDir(dir);
+  }
+}

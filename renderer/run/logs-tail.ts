@@ -25,7 +25,7 @@ export class LogsTail {
 
   /** Bytes printed but no longer kept. */
   get droppedBytes(): number {
-    return this.dropped;
+    return this.dropped + Math.max(0, this.size - this.maxBytes);
   }
 
   /** The last maxBytes as text; a cut multi-byte character at the start is dropped. */

@@ -59,8 +59,10 @@ const SIGNAL_NAMES: Readonly<Record<number, string>> = {
   26: 'SIGVTALRM', 27: 'SIGPROF', 28: 'SIGWINCH', 29: 'SIGIO', 30: 'SIGPWR', 31: 'SIGSYS',
 };
 export const signalName = (n: number): string => SIGNAL_NAMES[n] ?? `SIG${n}`;
-export const signalNumber = (name: string): number | undefined =>
-  Object.entries(SIGNAL_NAMES).find(([, v]) => v === name)?.[0] as number | undefined;
+export function signalNumber(name: string): number | undefined {
+  const entry = Object.entries(SIGNAL_NAMES).find(([, v]) => v === name);
+  return entry ? Number(entry[0]) : undefined;
+}
 
 /** Parses the status fd: "started", "exited N", "signaled N [core]", "error MESSAGE". */
 export function parseStatus(text: string): { started: boolean; exit?: Omit<SandboxExit, 'setupError'>; error?: string } {

@@ -1,0 +1,68 @@
+// Shared by the tests: run the real CLI, build Arrow files, make scratch directories
+// the unprivileged step user can reach, compile C probes.
+import * as arrow from 'apache-arrow';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../renderer/paths.js';
+import type { RunResult } from '../renderer/run/outcome.js';
+
+export const BIN = join(PACKAGE_ROOT, 'bin', 'renderer.js');
+export const FIXTURES = join(PACKAGE_ROOT, 'test', 'fixtures');
+export const STEPS = join(FIXTURES, 'steps');
+export const step = (name: string): string => join(STEPS, `${name}.mjs`);
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `renderer ARGS` and waits; stdin is closed. */
+export function cli(args: readonly string[], options: { timeoutMs?: number; input?: string } = {}): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    input: options.input ?? '',
+    timeout: options.timeoutMs ?? 120_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `renderer run STEP --json ...`, parsed; asserts exactly one JSON object on stdout. */
+export function runJson(stepFile: string, args: readonly string[] = []): { status: number | null; result: RunResult; stderr: string } {
+  const r = cli(['run', stepFile, '--json', ...args]);
+  let result: RunResult;
+  try {
+    result = JSON.parse(r.stdout) as RunResult;
+  } catch {
+    throw new Error(`stdout is not one JSON object (status ${r.status}):\n${r.stdout}\nstderr:\n${r.stderr}`);
+  }
+  return { status: r.status, result, stderr: r.stderr };
+}
+
+/** A scratch directory the step user (uid 65534) can traverse. */
+export function scratchDir(prefix = 'renderer-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join('/tmp', prefix));
+  chmodSync(path, 0o755);
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export function writeTable(path: string, table: arrow.Table): string {
+  writeFileSync(path, arrow.tableToIPC(table, 'file'));
+  chmodSync(path, 0o644);
+  return path;
+}
+
+export const readTable = (bytes: Uint8Array): arrow.Table => arrow.tableFromIPC(bytes);
+
+/** Compiles test/fixtures/probes/NAME.c into `dir` and returns the binary's path. */
+export function compileProbe(name: string, dir: string): string {
+  const out = join(dir, name);
+  execFileSync('gcc', ['-O1', '-Wall', '-o', out, join(FIXTURES, 'probes', `${name}.c`)], { stdio: 'pipe' });
+  chmodSync(out, 0o755);
+  return out;
+}
+
+export const isRoot = process.getuid?.() === 0;
