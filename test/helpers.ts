@@ -6,6 +6,10 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../renderer/paths.js';
 import type { RunResult } from '../renderer/run/outcome.js';
+import { configFrom } from '../renderer/config/load.js';
+
+/** The default validation rules, as the config schema fills them in. */
+export const RULES = configFrom({}).validation;
 
 export const BIN = join(PACKAGE_ROOT, 'bin', 'renderer.js');
 export const FIXTURES = join(PACKAGE_ROOT, 'test', 'fixtures');

@@ -129,8 +129,8 @@ export class ResultChannel {
     this.closed = new Promise((resolve) => {
       stream.on('data', (chunk: Buffer) => {
         this.bytes += chunk.length;
-        if (this.bytes > maxTotal) return flag(`the child wrote more than ${maxTotal} bytes of result messages`);
-        receive(chunk);
+        receive(chunk); // first: an oversized frame is named as such
+        if (this.bytes > maxTotal) flag(`the child wrote more than ${maxTotal} bytes of result messages`);
       });
       stream.on('error', () => resolve());
       stream.on('close', () => {
