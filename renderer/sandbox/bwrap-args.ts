@@ -15,13 +15,17 @@ export interface BwrapSpec {
   binds: readonly Bind[];
   tmpSizeBytes: number;
   seccompFd: number;
-  chdir: string;
   command: readonly string[];
 }
+
+/** Every sandboxed command starts in its own fresh /tmp. */
+export const SANDBOX_CWD = '/tmp';
 
 /** The whole environment a sandboxed process sees (no host variable ever passes). */
 export const SANDBOX_ENV: Readonly<Record<string, string>> = Object.freeze({
   PATH: '/usr/bin:/bin',
+  // bwrap sets PWD from --chdir; saying it here keeps the list exact.
+  PWD: SANDBOX_CWD,
   HOME: '/tmp',
   TMPDIR: '/tmp',
   LANG: 'C.UTF-8',
@@ -48,14 +52,15 @@ export function bwrapArgs(spec: BwrapSpec): string[] {
     '--clearenv',
   ];
   for (const [key, value] of Object.entries(SANDBOX_ENV)) args.push('--setenv', key, value);
+  // A fresh, size-capped /tmp first, so binds below /tmp (a probe) land on top of it.
+  args.push('--size', String(spec.tmpSizeBytes), '--perms', '1777', '--tmpfs', '/tmp');
   for (const bind of spec.binds) args.push(bind.writable ? '--bind' : '--ro-bind', bind.source, bind.dest);
   args.push(
-    '--size', String(spec.tmpSizeBytes), '--perms', '1777', '--tmpfs', '/tmp',
     '--proc', '/proc',
     '--dev', '/dev',
     // The root tmpfs itself becomes read-only once everything is mounted.
     '--remount-ro', '/',
-    '--chdir', spec.chdir,
+    '--chdir', SANDBOX_CWD,
     '--seccomp', String(spec.seccompFd),
     '--',
     ...spec.command,

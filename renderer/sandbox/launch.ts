@@ -39,7 +39,6 @@ export interface LaunchSpec {
   libraryUsers?: readonly string[];
   /** The command inside the sandbox, started by the reaper. */
   command: readonly string[];
-  chdir?: string;
 }
 
 export interface SandboxExit {
@@ -188,7 +187,6 @@ export async function launch(sandbox: Sandbox, spec: LaunchSpec): Promise<Sandbo
     binds,
     tmpSizeBytes: limits.tmpSizeMiB * MIB,
     seccompFd,
-    chdir: spec.chdir ?? '/tmp',
     command: [reaper, '--status-fd', String(statusFd), '--keep-fds', String(statusFd - 1), '--', ...spec.command],
   });
 

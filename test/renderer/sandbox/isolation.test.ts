@@ -1,0 +1,258 @@
+// The sandbox, layer by layer, probed from inside with C programs (`renderer sandbox`)
+// and with JS attack steps (`renderer run`). Each assertion is chosen to fail if its
+// layer were missing: e.g. the syscall probe expects EPERM where, without seccomp, the
+// call would succeed or fail with another errno (see test/fixtures/probes/syscalls.c).
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PACKAGE_ROOT } from '../../../renderer/paths.js';
+import { SANDBOX_ENV } from '../../../renderer/sandbox/bwrap-args.js';
+import { cli, compileProbe, isRoot, runJson, scratchDir, step } from '../../helpers.js';
+
+const STEP_UID = 65534;
+
+/** Processes on the host running as the step user. */
+function stepProcesses(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      if (new RegExp(`^Uid:\\s+${STEP_UID}\\b`, 'm').test(status)) pids.push(Number(entry));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return pids;
+}
+
+const lines = (text: string): Map<string, string> =>
+  new Map(text.trim().split('\n').map((line) => [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)]));
+
+describe('sandbox isolation (C probes through renderer sandbox)', { skip: !isRoot && 'needs root (CI runs as root)' }, () => {
+  let dir: ReturnType<typeof scratchDir>;
+  const probes: Record<string, string> = {};
+  const sandbox = (args: string[], options?: { timeoutMs?: number }) => cli(['sandbox', ...args], options);
+  let before_: number[] = [];
+
+  before(() => {
+    dir = scratchDir();
+    for (const name of ['status', 'syscalls', 'abi', 'net', 'files', 'procs']) probes[name] = compileProbe(name, dir.path);
+    before_ = stepProcesses();
+  });
+  after(() => dir.remove());
+
+  it('privileges: uid/gid 65534, no groups, no capabilities at all, no_new_privs, seccomp filter mode', () => {
+    const r = sandbox(['--', probes.status!]);
+    assert.equal(r.status, 0, r.stderr);
+    const out = r.stdout;
+    assert.match(out, /^Uid:\t65534\t65534\t65534\t65534$/m);
+    assert.match(out, /^Gid:\t65534\t65534\t65534\t65534$/m);
+    assert.match(out, /^Groups:\t?\s*$/m);
+    for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) assert.match(out, new RegExp(`^${set}:\\t0000000000000000$`, 'm'));
+    assert.match(out, /^NoNewPrivs:\t1$/m);
+    assert.match(out, /^Seccomp:\t2$/m);
+  });
+
+  it('namespaces and environment: own pid namespace, own hostname, exactly the configured environment, no fd above 2', () => {
+    const out = sandbox(['--', probes.status!]).stdout;
+    assert.match(out, /^pid: 2$/m, 'the probe is pid 2 under the reaper: a fresh pid namespace');
+    assert.match(out, /^hostname: renderer-step$/m);
+    assert.match(out, /^fds: 0 1 2$/m, 'every inherited fd above 2 is closed');
+    const env = [...out.matchAll(/^env: (.*)$/gm)].map((m) => m[1]).sort();
+    assert.deepEqual(env, Object.entries(SANDBOX_ENV).map(([k, v]) => `${k}=${v}`).sort());
+  });
+
+  it('seccomp: every listed syscall is refused with EPERM, clone3 with ENOSYS; unix sockets and fork still work', () => {
+    const r = sandbox(['--', probes.syscalls!]);
+    assert.equal(r.status, 0, r.stderr);
+    const results = lines(r.stdout);
+    const expected = [
+      'mount', 'umount2', 'pivot_root', 'chroot', 'unshare', 'unshare_net', 'setns', 'ptrace', 'process_vm_readv',
+      'process_vm_writev', 'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module', 'bpf',
+      'perf_event_open', 'userfaultfd', 'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'keyctl', 'add_key',
+      'request_key', 'open_by_handle_at', 'name_to_handle_at', 'reboot', 'swapon', 'swapoff', 'acct', 'personality',
+      'ioctl_TIOCSTI', 'ioctl_TIOCLINUX', 'socket_inet', 'socket_inet6', 'socket_netlink', 'socket_packet', 'clone_newuser',
+    ];
+    for (const name of expected) assert.equal(results.get(name), 'EPERM', `${name}: ${results.get(name)}`);
+    assert.equal(results.get('clone3'), 'ENOSYS');
+    assert.equal(results.get('socket_unix'), 'OK');
+    assert.equal(results.get('fork'), 'OK');
+  });
+
+  for (const mode of ['x32', 'i386', 'thread']) {
+    it(`seccomp: a ${mode} call kills the whole process with SIGSYS`, () => {
+      const r = sandbox(['--', probes.abi!, mode]);
+      assert.equal(r.status, 128 + 31, `exit ${r.status}: ${r.stdout}`);
+      assert.doesNotMatch(r.stdout, /survived/);
+    });
+  }
+
+  describe('network', () => {
+    let server: Server;
+    let connections = 0;
+    let port = 0;
+    before(async () => {
+      server = createServer((socket) => {
+        connections++;
+        socket.destroy();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as { port: number }).port;
+    });
+    after(() => server.close());
+
+    it('no step reaches a listener on the host loopback: not from C, not from JS', () => {
+      const r = sandbox(['--', probes.net!, String(port)]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /connect OK/);
+      const js = runJson(step('attack'), ['--params', JSON.stringify({ actions: [['connect', '127.0.0.1', port], ['fetch', `http://127.0.0.1:${port}/`], ['connect', 'localhost', port]] })]);
+      for (const outcome of Object.values(js.result.json as Record<string, string>)) assert.doesNotMatch(outcome, /^OK/);
+      assert.equal(connections, 0, 'the host listener saw no connection');
+    });
+  });
+
+  it('filesystem: host files are invisible, the view is read-only but for /tmp and the output file', () => {
+    const marker = join(dir.path, 'host-secret');
+    writeFileSync(marker, 'secret');
+    const hidden = ['/etc/passwd', '/etc/shadow', '/root', '/home', '/var/lib/renderer', PACKAGE_ROOT, '/work', '/usr/lib/python3'];
+    const seen = lines(sandbox(['--', probes.files!, 'exists', ...hidden, marker]).stdout);
+    for (const path of [...hidden, marker]) assert.equal(seen.get(path), 'ENOENT', `${path} is visible`);
+
+    const writes = lines(
+      sandbox(['--', probes.files!, 'write', '/run/in/x', '/opt/renderer/x', '/usr/bin/node', '/newfile', '/run/out/new', '/tmp/ok', '/run/out/output.arrow', '/proc/self/uid_map', '/proc/self/gid_map', '/proc/self/setgroups']).stdout,
+    );
+    for (const path of ['/run/in/x', '/opt/renderer/x', '/usr/bin/node', '/newfile']) assert.equal(writes.get(path), 'EROFS', path);
+    assert.equal(writes.get('/run/out/new'), 'EACCES', 'no new entries in the output directory');
+    assert.equal(writes.get('/tmp/ok'), 'OK');
+    assert.equal(writes.get('/run/out/output.arrow'), 'OK');
+    for (const map of ['/proc/self/uid_map', '/proc/self/gid_map', '/proc/self/setgroups']) assert.notEqual(writes.get(map), 'OK', map);
+    assert.equal(existsSync('/tmp/ok'), false, 'writes to /tmp stay in the sandbox');
+  });
+
+  it('one run\'s /tmp is invisible to the next', () => {
+    assert.equal(lines(sandbox(['--', probes.files!, 'write', '/tmp/left-behind']).stdout).get('/tmp/left-behind'), 'OK');
+    assert.equal(lines(sandbox(['--', probes.files!, 'exists', '/tmp/left-behind']).stdout).get('/tmp/left-behind'), 'ENOENT');
+  });
+
+  it('a setuid-root binary placed inside grants nothing', () => {
+    const suidDir = join(dir.path, 'suid');
+    mkdirSync(suidDir);
+    chmodSync(suidDir, 0o755);
+    const binary = join(suidDir, 'procs');
+    copyFileSync(probes.procs!, binary);
+    chownSync(binary, 0, 0);
+    chmodSync(binary, 0o4755);
+    const r = sandbox(['--bind-ro', suidDir, '--', binary, 'setuid']);
+    assert.match(r.stdout, /^euid 65534$/m);
+    assert.match(r.stdout, /^setuid0 (EPERM|EINVAL)$/m, 'EINVAL: uid 0 is not even mapped in the user namespace');
+  });
+
+  it('a fork bomb hits pids.max and leaves no process behind', () => {
+    const r = sandbox(['--', probes.procs!, 'forkbomb'], { timeoutMs: 60_000 });
+    const made = Number(/forked (\d+)/.exec(r.stdout)?.[1]);
+    assert.ok(made > 0 && made < 64, `forked ${made}`);
+    assert.deepEqual(stepProcesses().filter((p) => !before_.includes(p)), []);
+  });
+
+  it('a detached, setsid()\'d grandchild never outlives its run', () => {
+    const r = sandbox(['--', probes.procs!, 'detach']);
+    assert.match(r.stdout, /detached/);
+    assert.deepEqual(stepProcesses().filter((p) => !before_.includes(p)), []);
+  });
+
+  it('memory: exceeding the limit is an OOM kill (exit 137) reported as such', () => {
+    const r = sandbox(['--memory-mib', '64', '--', probes.procs!, 'memory', '512']);
+    assert.equal(r.status, 137);
+    assert.match(r.stderr, /exceeded the memory limit of 64 MiB/);
+    assert.doesNotMatch(r.stdout, /allocated/);
+  });
+
+  it('timeout: the command is killed, exit 137, with a message', () => {
+    const started = Date.now();
+    const r = sandbox(['--timeout-ms', '300', '--', probes.procs!, 'forkbomb']);
+    assert.equal(r.status, 137);
+    assert.match(r.stderr, /timed out after 300 ms/);
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it('exit statuses pass through: the command\'s code, 128+N for signal N, 125 for sandbox failure, 2 for usage', () => {
+    assert.equal(sandbox(['--', '/bin/sh', '-c', 'exit 7']).status, 7);
+    assert.equal(sandbox(['--', '/bin/sh', '-c', 'kill -SEGV $$']).status, 139);
+    const config = join(dir.path, 'bad-bwrap.json');
+    writeFileSync(config, JSON.stringify({ sandbox: { bwrapPath: '/nonexistent/bwrap' } }));
+    const broken = sandbox(['--config', config, '--', '/bin/true']);
+    assert.equal(broken.status, 125);
+    assert.match(broken.stderr, /bubblewrap is not installed/);
+    assert.equal(sandbox(['/bin/true']).status, 2);
+    assert.equal(sandbox(['--', '/nonexistent/command']).status, 2);
+  });
+});
+
+describe('sandbox isolation (JS attack steps through renderer run)', { skip: !isRoot && 'needs root (CI runs as root)' }, () => {
+  const attack = (actions: unknown[][], config?: string): Record<string, string> => {
+    const args = ['--params', JSON.stringify({ actions })];
+    if (config) args.push('--config', config);
+    const { result } = runJson(step('attack'), args);
+    assert.equal(result.outcome, 'ok', result.error ?? '');
+    return result.json as Record<string, string>;
+  };
+  let dir: ReturnType<typeof scratchDir>;
+  let noPermissionModel: string;
+  before(() => {
+    dir = scratchDir();
+    noPermissionModel = join(dir.path, 'no-pm.json');
+    writeFileSync(noPermissionModel, JSON.stringify({ sandbox: { nodePermissionModel: false } }));
+  });
+  after(() => dir.remove());
+
+  it('the step sees exactly the configured environment and runs as uid 65534', () => {
+    const r = attack([['env'], ['uid']]);
+    assert.deepEqual(JSON.parse(r.env!), { ...SANDBOX_ENV });
+    assert.match(r.uid!, /^65534:65534:/);
+  });
+
+  it('the OS layers hold even without Node\'s permission model', () => {
+    const r = attack(
+      [
+        ['read', '/etc/passwd'],
+        ['write', '/run/in/x'],
+        ['write', '/opt/renderer/step-runtime.cjs'],
+        ['write', '/run/out/planted'],
+        ['symlink', '/etc/passwd', '/run/out/output.arrow.link'],
+        ['read', '/proc/1/fd/4'],
+        ['write', '/proc/self/uid_map', '0 0 1'],
+      ],
+      noPermissionModel,
+    );
+    assert.match(r['read /etc/passwd']!, /^ENOENT/);
+    assert.match(r['write /run/in/x']!, /^EROFS/);
+    assert.match(r['write /opt/renderer/step-runtime.cjs']!, /^EROFS/);
+    assert.match(r['write /run/out/planted']!, /^EACCES/);
+    assert.match(r['symlink /etc/passwd /run/out/output.arrow.link']!, /^EACCES/);
+    assert.match(r['read /proc/1/fd/4']!, /^EACCES/, 'the reaper is not dumpable: its status fd is out of reach');
+    assert.match(r['write /proc/self/uid_map 0 0 1']!, /^EPERM/);
+  });
+
+  it('stage-2 seccomp: a step cannot start a process (renderer sandbox, with stage 1 only, can)', () => {
+    const r = attack([['spawn', '/usr/bin/node', ['-e', '0']]], noPermissionModel);
+    assert.match(r['spawn /usr/bin/node -e,0']!, /^EPERM/);
+    assert.equal(cli(['sandbox', '--', '/bin/sh', '-c', '/bin/sh -c "exit 3"']).status, 3, 'stage 1 alone allows fork and exec');
+  });
+
+  it('Node\'s permission model is a layer of its own: reads outside the step\'s files are refused', () => {
+    const on = attack([['readdir', '/usr/bin'], ['spawn', '/usr/bin/node'], ['worker']]);
+    assert.match(on['readdir /usr/bin']!, /^ERR_ACCESS_DENIED/);
+    assert.match(on['spawn /usr/bin/node']!, /^ERR_ACCESS_DENIED/);
+    assert.match(on.worker!, /^ERR_ACCESS_DENIED/);
+    const off = attack([['readdir', '/usr/bin']], noPermissionModel);
+    assert.match(off['readdir /usr/bin']!, /^OK node$/, 'only node is there, but without the model the listing works');
+  });
+
+  it('native addons cannot be loaded by step code', () => {
+    const r = attack([['dlopen', '/opt/renderer/renderer_native.node']]);
+    assert.match(r['dlopen /opt/renderer/renderer_native.node']!, /^ERR_DLOPEN_DISABLED/);
+  });
+});
