@@ -284,20 +284,26 @@ export function v2Driver(base: string, fs: CgroupFs, controllers: readonly strin
  */
 export async function prepareV2Base(layout: V2Layout, base: string, fs: CgroupFs): Promise<string[]> {
   const wanted = ['memory', 'pids', ...(layout.controllers.includes('cpu') ? ['cpu'] : [])];
+  const words = async (path: string): Promise<string[]> => (await fs.read(path).catch(() => '')).split(/\s+/).filter(Boolean);
+  // The parent must pass the controllers down; enable what it has and lacks enabled
+  // (never needed, nor allowed, for a systemd-delegated service's own cgroup).
+  if (layout.own !== base) {
+    const parent = join(base, '..');
+    const enabled = await words(join(parent, 'cgroup.subtree_control'));
+    const offered = await words(join(parent, 'cgroup.controllers'));
+    const enable = wanted.filter((c) => !enabled.includes(c) && offered.includes(c));
+    if (enable.length) await fs.write(join(parent, 'cgroup.subtree_control'), enable.map((c) => `+${c}`).join(' '));
+  }
   await fs.mkdir(base);
   if (layout.own === base) {
     const supervisor = join(base, 'supervisor');
     await fs.mkdir(supervisor);
     await fs.write(join(supervisor, 'cgroup.procs'), String(process.pid));
   }
-  const parent = join(base, '..');
-  const parentEnabled = (await fs.read(join(parent, 'cgroup.subtree_control')).catch(() => '')).split(/\s+/);
-  const missingInParent = wanted.filter((c) => !parentEnabled.includes(c));
-  if (missingInParent.length && base !== layout.mount)
-    await fs.write(join(parent, 'cgroup.subtree_control'), missingInParent.map((c) => `+${c}`).join(' '));
-  const available = (await fs.read(join(base, 'cgroup.controllers'))).trim().split(/\s+/);
+  const available = await words(join(base, 'cgroup.controllers'));
   const missing = ['memory', 'pids'].filter((c) => !available.includes(c));
-  if (missing.length) throw new Error(`cgroup ${base} does not offer ${missing.join(' and ')} (cgroup.controllers: "${available.join(' ')}")`);
+  if (missing.length)
+    throw new Error(`cgroup ${base} does not offer ${missing.join(' and ')} (cgroup.controllers: "${available.join(' ')}")`);
   const enable = wanted.filter((c) => available.includes(c));
   await fs.write(join(base, 'cgroup.subtree_control'), enable.map((c) => `+${c}`).join(' '));
   return enable;
