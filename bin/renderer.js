@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `renderer` executable: the compiled CLI in dist/ (npm run build makes it).
-import { main } from '../dist/renderer/main.js';
+import { main } from '../dist/bundle/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -1,4 +1,5 @@
 // The `renderer` command: wiring only. Each subcommand lives in renderer/cli/.
+import { dropWarnings, isThriftBufferDeprecation } from '../thrift/warnings.js';
 import { writeLine } from './cli/args.js';
 
 const USAGE = `usage:
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<{ [name: string]: (argv: string[]) 
 };
 
 export async function main(argv: string[]): Promise<number> {
+  dropWarnings([isThriftBufferDeprecation]);
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     writeLine(command === undefined ? process.stderr : process.stdout, USAGE);

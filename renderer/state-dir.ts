@@ -2,7 +2,8 @@
 // the installed copy of the step runtime. It must be ours and closed to others, since
 // the privileged side works in it (a world-writable parent would let anyone plant a
 // symlink where the renderer writes: the judge0 CVE-2024-28185 class of bug).
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { RendererError } from './errors.js';
@@ -40,34 +41,36 @@ export function ensurePrivateDir(path: string): string {
  * bind it from there, not from the checkout: bwrap opens bind sources as the step
  * user, who may not be able to traverse to the checkout (a home directory), and the
  * installed copy is owned by the renderer and never writable by a step.
+ *
+ * Each build gets its own directory, named by its files' names, sizes and times, and
+ * appears by one rename: concurrent renderers either install the same thing or find
+ * it installed, and never see half of it.
  */
 export function installRuntime(stateDir: string): string {
-  const target = join(ensurePrivateDir(stateDir), 'runtime');
+  const root = ensurePrivateDir(join(stateDir, 'runtime'));
   const files = readdirSync(RUNTIME_DIR).sort();
-  const current = (() => {
-    try {
-      return files.every((name) => {
-        const [a, b] = [statSync(join(RUNTIME_DIR, name)), statSync(join(target, name))];
-        return a.size === b.size && a.mtimeMs <= b.mtimeMs;
-      }) && readdirSync(target).length === files.length;
-    } catch {
-      return false;
-    }
-  })();
-  if (current) return target;
-  // Build beside, then swap in with a rename: a concurrent renderer never sees half a runtime.
+  const key = createHash('sha256');
+  for (const name of files) {
+    const st = statSync(join(RUNTIME_DIR, name));
+    key.update(`${name}\0${st.size}\0${st.mtimeMs}\0`);
+  }
+  const target = join(root, key.digest('hex').slice(0, 16));
+  if (existsSync(target)) return target;
   const staging = `${target}.${process.pid}.tmp`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { mode: 0o755 });
   chmodSync(staging, 0o755);
   for (const name of files) copyFileSync(join(RUNTIME_DIR, name), join(staging, name));
-  rmSync(`${target}.old`, { recursive: true, force: true });
   try {
-    renameSync(target, `${target}.old`);
-  } catch {
-    /* no previous copy */
+    renameSync(staging, target);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(target)) throw error; // else: another renderer just installed it
   }
-  renameSync(staging, target);
-  rmSync(`${target}.old`, { recursive: true, force: true });
+  // Builds replaced more than a day ago: no renderer of that build is plausibly alive.
+  for (const name of readdirSync(root)) {
+    const path = join(root, name);
+    if (path !== target && Date.now() - statSync(path).mtimeMs > 86_400_000) rmSync(path, { recursive: true, force: true });
+  }
   return target;
 }

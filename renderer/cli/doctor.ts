@@ -8,7 +8,7 @@ import { isRendererError } from '../errors.js';
 import { LAUNCHER_PATH } from '../paths.js';
 import { runStep } from '../run/run-step.js';
 import { Runner } from '../run/runner.js';
-import { detectCgroups } from '../sandbox/cgroup/detect.js';
+import { detectCgroups, favorsDynamicModifications } from '../sandbox/cgroup/detect.js';
 import { isExecutable } from '../sandbox/host.js';
 import { parseFlags, UsageError, writeLine } from './args.js';
 
@@ -86,6 +86,17 @@ export async function hostChecks(configFile?: string): Promise<Check[]> {
     fix: 'mount cgroup v2 with the memory and pids controllers, and run as root or with a delegated subtree (systemd Delegate=yes, see README)',
   });
 
+  if (layout.version !== 0) {
+    const fast = await favorsDynamicModifications();
+    add({
+      name: 'cgroup migration',
+      ok: fast,
+      required: false,
+      detail: fast ? 'favordynmods: joining a run cgroup is fast' : 'each run waits ~10-20 ms for an RCU grace period to join its cgroup',
+      fix: 'mount -o remount,favordynmods <a cgroup mount> (Linux 6.0+; forks and exits get slightly dearer)',
+    });
+  }
+
   add({
     name: 'native helpers',
     ok: isExecutable(LAUNCHER_PATH),
@@ -117,6 +128,7 @@ export async function hostChecks(configFile?: string): Promise<Check[]> {
         step: { code: 'export function render(t, p, ctx) { return { json: { ok: true } }; }' },
         limits: runner.limits(),
       });
+      await runner.settle();
       add({
         name: 'trivial step',
         ok: result.outcome === 'ok',

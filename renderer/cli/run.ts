@@ -159,6 +159,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     writeLine(process.stdout, args.json ? JSON.stringify(result) : humanSummary(result));
     return exitStatusFor(result.outcome);
   } finally {
+    await runner.settle();
     process.off('SIGINT', cancel);
     process.off('SIGTERM', cancel);
   }

@@ -105,6 +105,7 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
     const stats = await child.finish();
+    await child.removeCgroup();
     if (exit.setupError) {
       say(`the sandbox could not be set up: ${exit.setupError}`);
       return EXIT_SANDBOX_FAILED;

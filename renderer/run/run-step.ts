@@ -8,7 +8,7 @@ import type { CgroupStats } from '../sandbox/cgroup/driver.js';
 import { classify, type RunResult } from './outcome.js';
 import { handBack, inspectOutput, InvalidOutput } from './output.js';
 import { checkResult, type ChildResult } from './protocol.js';
-import { INPUT_FILE, removeRunDir, SANDBOX_IN, STEP_FILE } from './run-dir.js';
+import { INPUT_FILE, SANDBOX_IN, STEP_FILE } from './run-dir.js';
 import type { Runner } from './runner.js';
 import type { StepChild } from './step-child.js';
 
@@ -203,6 +203,6 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
-    removeRunDir(child.dir);
+    runner.defer(() => child.cleanUp());
   }
 }

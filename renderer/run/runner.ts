@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import type { Config, Limits } from '../config/config-schema.js';
 import { isRendererError } from '../errors.js';
+import { useLibraryCache } from '../sandbox/host.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { defaultStateDir, ensurePrivateDir, installRuntime } from '../state-dir.js';
 import { StepChild } from './step-child.js';
@@ -13,6 +14,8 @@ export interface RunnerOptions {
 }
 
 export class Runner {
+  private readonly cleanups = new Set<Promise<void>>();
+
   private constructor(
     readonly config: Readonly<Config>,
     readonly stateDir: string,
@@ -29,12 +32,28 @@ export class Runner {
     const runsRoot = ensurePrivateDir(join(stateDir, 'runs'));
     try {
       const runtimeDir = installRuntime(stateDir);
+      useLibraryCache(join(stateDir, 'libraries.json'));
       const sandbox = await Sandbox.open(config.sandbox, { runtimeDir, warn });
       return new Runner(config, stateDir, runsRoot, sandbox, null, warn);
     } catch (error) {
       if (!isRendererError(error) && !(error instanceof Error)) throw error;
       return new Runner(config, stateDir, runsRoot, null, (error as Error).message, warn);
     }
+  }
+
+  /**
+   * Runs `work` (removing a finished run's cgroup and directory) off the result's
+   * path; settle() waits for all of it. A process must settle before it exits.
+   */
+  defer(work: () => Promise<void>): void {
+    const done = work()
+      .catch((error: unknown) => this.warn(`cleanup failed: ${(error as Error).message}`))
+      .finally(() => this.cleanups.delete(done));
+    this.cleanups.add(done);
+  }
+
+  async settle(): Promise<void> {
+    while (this.cleanups.size) await Promise.all(this.cleanups);
   }
 
   /** A fresh child for one run (the daemon's pool overrides this with warm ones). */

@@ -60,13 +60,17 @@ export class StepChild {
     readonly logs: LogsTail,
     readonly limits: Limits,
   ) {
-    const stream = process.output;
-    this.output = new Promise((resolve) => {
-      if (!stream) return resolve();
-      stream.on('data', (chunk: Buffer) => logs.push(chunk));
-      stream.on('close', resolve);
-      stream.on('error', () => resolve());
-    });
+    // stdout and stderr into one tail, in the order their chunks arrive.
+    this.output = Promise.all(
+      process.outputs.map(
+        (stream) =>
+          new Promise<void>((resolve) => {
+            stream.on('data', (chunk: Buffer) => logs.push(chunk));
+            stream.on('close', resolve);
+            stream.on('error', () => resolve());
+          }),
+      ),
+    ).then(() => undefined);
   }
 
   static async spawn(sandbox: Sandbox, runsRoot: string, limits: Limits, runId: string = randomUUID()): Promise<StepChild> {
@@ -125,11 +129,17 @@ export class StepChild {
     await this.process.kill();
   }
 
+  /** Removes what the run left on the host: its cgroup and run directory. */
+  async cleanUp(): Promise<void> {
+    await this.process.removeCgroup();
+    removeRunDir(this.dir);
+  }
+
   /** Ends a child that will never be dispatched (pool shutdown, failed staging). */
   async discard(): Promise<void> {
     await this.kill('canceled').catch(() => undefined);
     await this.process.exited.catch(() => undefined);
     await this.process.finish();
-    removeRunDir(this.dir);
+    await this.cleanUp();
   }
 }

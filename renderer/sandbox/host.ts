@@ -1,12 +1,31 @@
 // Facts about this host that the sandbox needs: where bwrap and node are, and the
 // shared libraries a binary needs (bound read-only into the sandbox, nothing more).
 import { execFile } from 'node:child_process';
-import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 const libraryCache = new Map<string, Promise<string[]>>();
+let persistentCache: { file: string; entries: Record<string, { id: string; libraries: string[] }> } | null = null;
+
+/** Keeps ldd's answers in FILE (in the renderer's state directory) across processes:
+ * each `renderer run` would otherwise spend ~15 ms running ldd. An entry is valid for
+ * one binary identity (path, size, mtime, inode). */
+export function useLibraryCache(file: string): void {
+  let entries = {};
+  try {
+    entries = JSON.parse(readFileSync(file, 'utf8')) as typeof entries;
+  } catch {
+    /* no cache yet, or a damaged one: start over */
+  }
+  persistentCache = { file, entries };
+}
+
+const identity = (binary: string): string => {
+  const st = statSync(binary);
+  return `${st.size}:${st.mtimeMs}:${st.ino}`;
+};
 
 /**
  * The absolute paths of the shared objects `binary` loads, from ldd. ldd is run only on
@@ -15,6 +34,11 @@ const libraryCache = new Map<string, Promise<string[]>>();
  */
 export function sharedLibraries(binary: string): Promise<string[]> {
   let cached = libraryCache.get(binary);
+  const stored = persistentCache?.entries[binary];
+  if (!cached && stored && stored.id === identity(binary)) {
+    cached = Promise.resolve(stored.libraries);
+    libraryCache.set(binary, cached);
+  }
   if (!cached) {
     cached = execFileAsync('ldd', [binary], { env: { LC_ALL: 'C' }, timeout: 10_000 }).then(
       ({ stdout }) => parseLdd(stdout),
@@ -26,7 +50,20 @@ export function sharedLibraries(binary: string): Promise<string[]> {
       },
     );
     libraryCache.set(binary, cached);
-    cached.catch(() => libraryCache.delete(binary));
+    cached.then(
+      (libraries) => {
+        if (!persistentCache) return;
+        persistentCache.entries[binary] = { id: identity(binary), libraries };
+        const temporary = `${persistentCache.file}.${process.pid}.tmp`;
+        try {
+          writeFileSync(temporary, JSON.stringify(persistentCache.entries));
+          renameSync(temporary, persistentCache.file);
+        } catch {
+          /* a read-only state directory only costs the ldd time next start */
+        }
+      },
+      () => libraryCache.delete(binary),
+    );
   }
   return cached;
 }

@@ -24,7 +24,6 @@ export type LaunchMode = 'step' | 'command';
 interface Subprocess extends PromiseLike<{ exitCode?: number; signal?: string }> {
   readonly pid?: number | undefined;
   readonly stdin: Writable | null;
-  readonly all?: Readable | undefined;
   readonly stdio: ReadonlyArray<Readable | Writable | null>;
   kill(signal: NodeJS.Signals): boolean;
 }
@@ -81,8 +80,8 @@ export class SandboxProcess {
   readonly runId: string;
   readonly cgroup: RunCgroup | null;
   readonly stdin: Writable | null;
-  /** stdout and stderr of the command, interleaved (step mode). */
-  readonly output: Readable | null;
+  /** stdout and stderr of the command (step mode). */
+  readonly outputs: readonly Readable[];
   /** The result pipe, fd 3 inside (step mode). */
   readonly result: Readable | null;
   readonly exited: Promise<SandboxExit>;
@@ -96,7 +95,7 @@ export class SandboxProcess {
     this.cgroup = cgroup;
     const statusFd = mode === 'step' ? 4 : 3;
     this.stdin = mode === 'step' ? subprocess.stdin : null;
-    this.output = mode === 'step' ? (subprocess.all ?? null) : null;
+    this.outputs = mode === 'step' ? [subprocess.stdio[1] as Readable, subprocess.stdio[2] as Readable] : [];
     this.result = mode === 'step' ? (subprocess.stdio[3] as Readable) : null;
     const status = readBounded(subprocess.stdio[statusFd] as Readable, STATUS_MAX_BYTES);
     this.exited = (async () => {
@@ -138,18 +137,26 @@ export class SandboxProcess {
     await this.cgroup?.kill();
   }
 
-  /** After exit: measures, kills stragglers, removes the cgroup. Never throws. */
+  /** After exit: measures, then kills any straggler. Never throws. */
   async finish(): Promise<CgroupStats | null> {
     if (!this.cgroup) return null;
     let stats: CgroupStats | null = null;
     try {
       stats = await this.cgroup.stats();
       await this.cgroup.kill();
-      await this.cgroup.remove();
     } catch (error) {
-      process.emitWarning(`cleaning up cgroup of run ${this.runId}: ${(error as Error).message}`);
+      process.emitWarning(`ending the processes of run ${this.runId}: ${(error as Error).message}`);
     }
     return stats;
+  }
+
+  /** Removes the (empty) cgroup. Never throws. */
+  async removeCgroup(): Promise<void> {
+    try {
+      await this.cgroup?.remove();
+    } catch (error) {
+      process.emitWarning(`removing the cgroup of run ${this.runId}: ${(error as Error).message}`);
+    }
   }
 }
 
@@ -222,7 +229,6 @@ export async function launch(sandbox: Sandbox, spec: LaunchSpec): Promise<Sandbo
       stdio: step
         ? ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', seccomp]
         : ['inherit', 'inherit', 'inherit', 'pipe', seccomp],
-      all: step,
       env: {},
       extendEnv: false,
       reject: false,

@@ -126,6 +126,7 @@ export function v1Driver(layout: V1Layout, fs: CgroupFs, parentName = 'renderer'
       },
       pids,
       async kill() {
+        if ((await pids()).length === 0) return; // the usual end of a run: nothing to freeze
         const freezer = dirs.freezer;
         // Freeze first so nothing forks between reading the pid list and the kill.
         if (freezer) {
@@ -221,6 +222,7 @@ export function v2Driver(base: string, fs: CgroupFs, controllers: readonly strin
       },
       pids,
       async kill() {
+        if ((await pids()).length === 0) return;
         if (await fs.exists(join(dir, 'cgroup.kill'))) {
           // Linux 5.14+: the kernel kills every process, including ones forking right now.
           await fs.write(join(dir, 'cgroup.kill'), '1');

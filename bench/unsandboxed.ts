@@ -1,0 +1,38 @@
+// The baseline the isolation is measured against: the same step runtime, the same
+// node flags and the same protocol, spawned directly: no launcher, no bwrap, no
+// cgroup, no run directory. Benchmarks only; the product has no unsandboxed mode.
+import { execa } from 'execa';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { RUNTIME_FILES } from '../renderer/paths.js';
+import { CHILD_V8_FLAGS } from '../renderer/run/child-v8-flags.js';
+import { ResultChannel } from '../renderer/run/protocol.js';
+import { encodeFrame, types } from '../thrift/messages.js';
+
+export async function runUnsandboxed(runtimeDir: string, stepSource: string, inputPath?: string): Promise<types.StepResult | null> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-direct-'));
+  try {
+    const stepPath = join(dir, 'step.mjs');
+    const outputPath = join(dir, 'output.arrow');
+    writeFileSync(stepPath, stepSource);
+    writeFileSync(outputPath, '');
+    const child = execa(
+      process.execPath,
+      [...CHILD_V8_FLAGS, '--snapshot-blob', join(runtimeDir, RUNTIME_FILES.snapshot), runtimeDir],
+      { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: {}, extendEnv: false, reject: false, buffer: false },
+    );
+    child.stdout?.resume();
+    child.stderr?.resume();
+    const channel = new ResultChannel((child.stdio as unknown as Readable[])[3]!, 1 << 20, () => undefined);
+    await channel.ready;
+    const request = new types.StepRequest({ runId: 'bench', stepPath, inputPath, outputPath, paramsJson: '{}', maxResultBytes: 1 << 20 });
+    child.stdin!.end(encodeFrame(request));
+    await child;
+    await channel.closed;
+    return channel.result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
