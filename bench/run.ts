@@ -1,10 +1,12 @@
 // npm run bench [-- --quick] [-- --only NAME]: runs the benchmarks and prints their
 // tables. The README records the latest figures by hand, with the date.
 import { cpus } from 'node:os';
+import { bigTables } from './big-tables.js';
 import { coldStart } from './cold-start.js';
 
 const BENCHMARKS: Record<string, (quick: boolean) => Promise<string>> = {
   'cold-start': coldStart,
+  'big-tables': bigTables,
 };
 
 const args = process.argv.slice(2);

@@ -1,7 +1,7 @@
 /*
  * renderer_native: the few system calls Node does not expose, for both sides.
  *
- *   mapFile(path, maxBytes) -> ArrayBuffer   read-only shared mapping of a regular file
+ *   mapFile(path, maxBytes) -> ArrayBuffer   copy-on-write mapping of a regular file
  *   unmap(arrayBuffer)                        detach every view, then munmap
  *   installSeccomp(bpfBytes)                  no_new_privs + seccomp filter on all threads
  *
@@ -94,7 +94,11 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
   }
   m->length = (size_t)st.st_size;
   if (m->length > 0) {
-    m->addr = mmap(NULL, m->length, PROT_READ, MAP_SHARED, fd, 0);
+    /* Opened read-only, mapped private: pages are the page cache's own (zero-copy,
+     * shared with every other mapping) until someone writes one. A write, e.g. a step
+     * mutating its input table in place, gets a private copy instead of a SIGSEGV
+     * from a PROT_READ page, and the file itself can never change. */
+    m->addr = mmap(NULL, m->length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     if (m->addr == MAP_FAILED) {
       int err = errno;
       free(m);

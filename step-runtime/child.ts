@@ -129,7 +129,14 @@ export async function runChild(arrow: typeof Arrow): Promise<void> {
 
     const returned: unknown = await (module.render as (...args: unknown[]) => unknown)(table, params, Object.freeze({ arrow }));
     const output = interpretReturn(arrow, returned);
-    if (output.table) writeTableFile(arrow, output.table, request.outputPath);
+    if (output.table) {
+      try {
+        writeTableFile(arrow, output.table, request.outputPath);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EFBIG') finish({ status: types.StepStatus.OUTPUT_TOO_LARGE, wroteOutput: false });
+        throw error;
+      }
+    }
     const result = {
       status: types.StepStatus.OK,
       wroteOutput: output.table !== null,

@@ -37,6 +37,8 @@ struct Ready {
 enum StepStatus {
   OK = 1,
   STEP_ERROR = 2,
+  /** The runtime's write of the output table hit the size cap (RLIMIT_FSIZE). */
+  OUTPUT_TOO_LARGE = 3,
 }
 
 struct StepError {

@@ -39,6 +39,7 @@ export interface RunFacts {
   oomKills: number;
   timeoutMs: number;
   memoryMiB: number;
+  maxOutputBytes: number;
   channelProblem: string | null;
   child: ChildResult | null;
   /** Set when the output file failed its checks. */
@@ -63,6 +64,10 @@ export function classify(facts: RunFacts): { outcome: Outcome; error: string | n
     return { outcome: 'oom_killed', error: `the step exceeded its memory limit of ${facts.memoryMiB} MiB and was killed by the kernel` };
   if (facts.killedFor === 'canceled') return { outcome: 'canceled', error: 'the run was canceled' };
   if (facts.channelProblem) return { outcome: 'invalid_output', error: facts.channelProblem };
+  // RLIMIT_FSIZE at the output limit stops the write: EFBIG for the runtime (Node
+  // ignores SIGXFSZ), SIGXFSZ for a process that does not.
+  if (exit.signal === 'SIGXFSZ' || facts.child?.status === 'output_too_large')
+    return { outcome: 'invalid_output', error: `the step wrote a file larger than the output limit of ${facts.maxOutputBytes} bytes` };
   if (!facts.wasReady)
     return {
       outcome: 'sandbox_error',

@@ -10,7 +10,7 @@ export const MAX_JSON_DEPTH = 128;
 const MAX_ERRORS = 1000;
 
 export interface ChildResult {
-  status: 'ok' | 'step_error';
+  status: 'ok' | 'step_error' | 'output_too_large';
   error: { message: string; stack: string | null } | null;
   wroteOutput: boolean;
   json: unknown;
@@ -39,8 +39,13 @@ const isString = (v: unknown): v is string => typeof v === 'string';
 /** Checks a decoded StepResult field by field; throws with what is wrong. */
 export function checkResult(message: types.StepResult, runId: string): ChildResult {
   if (message.runId !== runId) throw new Error(`result is for run ${JSON.stringify(message.runId)}, not this run`);
-  if (message.status !== types.StepStatus.OK && message.status !== types.StepStatus.STEP_ERROR)
-    throw new Error(`result status ${String(message.status)} is not OK or STEP_ERROR`);
+  const statuses: Record<number, ChildResult['status']> = {
+    [types.StepStatus.OK]: 'ok',
+    [types.StepStatus.STEP_ERROR]: 'step_error',
+    [types.StepStatus.OUTPUT_TOO_LARGE]: 'output_too_large',
+  };
+  const status = statuses[message.status];
+  if (!status) throw new Error(`result status ${String(message.status)} is not OK, STEP_ERROR or OUTPUT_TOO_LARGE`);
   if (typeof message.wroteOutput !== 'boolean') throw new Error('result lacks wroteOutput');
   const step_error = message.status === types.StepStatus.STEP_ERROR;
   let error: ChildResult['error'] = null;
@@ -49,8 +54,8 @@ export function checkResult(message: types.StepResult, runId: string): ChildResu
     if (message.error.stack !== null && message.error.stack !== undefined && !isString(message.error.stack))
       throw new Error('error stack is not a string');
     error = { message: message.error.message, stack: message.error.stack ?? null };
-  } else if (message.error) throw new Error('ok result carries an error');
-  if (step_error && message.wroteOutput) throw new Error('step_error result claims an output table');
+  } else if (message.error) throw new Error(`${status} result carries an error`);
+  if (status !== 'ok' && message.wroteOutput) throw new Error(`${status} result claims an output table`);
 
   let json: unknown = null;
   if (message.json !== null && message.json !== undefined) {
@@ -67,7 +72,7 @@ export function checkResult(message: types.StepResult, runId: string): ChildResu
   const errors = message.errors ?? [];
   if (!Array.isArray(errors) || !errors.every(isString)) throw new Error('errors is not a list of strings');
   if (errors.length > MAX_ERRORS) throw new Error(`errors has ${errors.length} entries; at most ${MAX_ERRORS}`);
-  return { status: step_error ? 'step_error' : 'ok', error, wroteOutput: message.wroteOutput, json, errors };
+  return { status, error, wroteOutput: message.wroteOutput, json, errors };
 }
 
 /**

@@ -164,6 +164,7 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
       oomKills: stats?.oomKills ?? 0,
       timeoutMs: limits.timeoutMs,
       memoryMiB: limits.memoryMiB,
+      maxOutputBytes: limits.maxOutputBytes,
       channelProblem,
       child: childResult,
       outputProblem: null as string | null,

@@ -17,7 +17,9 @@ ttypes.StepStatus = {
   '1' : 'OK',
   'OK' : 1,
   '2' : 'STEP_ERROR',
-  'STEP_ERROR' : 2
+  'STEP_ERROR' : 2,
+  '3' : 'OUTPUT_TOO_LARGE',
+  'OUTPUT_TOO_LARGE' : 3
 };
 var StepRequest = module.exports.StepRequest = function(args) {
   this.runId = null;

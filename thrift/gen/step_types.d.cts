@@ -13,6 +13,7 @@ import Int64 = require('node-int64');
 declare enum StepStatus {
   OK = 1,
   STEP_ERROR = 2,
+  OUTPUT_TOO_LARGE = 3,
 }
 
 declare class StepRequest {

@@ -75,11 +75,11 @@ describe('checkResult', () => {
 
   it('refuses inconsistent results', () => {
     assert.throws(() => checkResult(decode({}), 'another-run'), /not this run/);
-    assert.throws(() => checkResult(decode({ status: 7 as never }), RUN), /not OK or STEP_ERROR/);
+    assert.throws(() => checkResult(decode({ status: 7 as never }), RUN), /not OK, STEP_ERROR or OUTPUT_TOO_LARGE/);
     assert.throws(() => checkResult(decode({ status: types.StepStatus.STEP_ERROR }), RUN), /lacks an error message/);
     assert.throws(
       () => checkResult(decode({ status: types.StepStatus.STEP_ERROR, wroteOutput: true, error: new types.StepError({ message: 'x' }) }), RUN),
-      /claims an output table/,
+      /step_error result claims an output table/,
     );
     assert.throws(() => checkResult(decode({ json: '{nope' }), RUN), /not valid JSON/);
     assert.throws(() => checkResult(decode({ json: '['.repeat(MAX_JSON_DEPTH + 1) + ']'.repeat(MAX_JSON_DEPTH + 1) }), RUN), /deeper/);
