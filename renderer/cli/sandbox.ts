@@ -5,13 +5,13 @@
 // and rlimits. COMMAND and its shared libraries are bound read-only at their host
 // paths; so is every --bind-ro PATH. stdio is the caller's. The exit status is the
 // command's, 128+N for signal N; 125 when the sandbox cannot be set up.
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MEMORY_MIB_SCHEMA, TIMEOUT_MS_SCHEMA } from '../config/config-schema.js';
 import { loadConfig } from '../config/load.js';
 import { isRendererError } from '../errors.js';
 import { createRunDir, removeRunDir, SANDBOX_IN, SANDBOX_OUT } from '../run/run-dir.js';
+import { newChildId } from '../run/owner.js';
 import { Runner } from '../run/runner.js';
 import { resolveCommand } from '../sandbox/host.js';
 import { launch, signalNumber } from '../sandbox/launch.js';
@@ -75,7 +75,7 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
     return EXIT_SANDBOX_FAILED;
   }
   const limits = runner.limits({ timeoutMs: args.timeoutMs, memoryMiB: args.memoryMiB });
-  const runId = randomUUID();
+  const runId = newChildId();
   const dir = createRunDir(runner.runsRoot, runId, config.sandbox.stepUid, config.sandbox.stepGid);
   try {
     const command = args.command[0]!;

@@ -1,1 +1,75 @@
-export async function serveCommand(_argv: string[]): Promise<number> { process.stderr.write('renderer serve: not implemented yet\n'); return 2; }
+// renderer serve [--config FILE] [--host H] [--port P] [--socket PATH] [--steps-dir DIR]
+//                [--data-root DIR] [--state-dir DIR]
+// Flags override the config file; with no config at all: the embedded one (bundled
+// example steps and data, loopback, a demo schedule). The token comes from the config
+// or the RENDERER_TOKEN environment variable, never from a flag (flags show in ps).
+import { EMBEDDED_CONFIG } from '../config/default-config.js';
+import { configFrom, loadConfig } from '../config/load.js';
+import { isRendererError } from '../errors.js';
+import { Daemon } from '../daemon/daemon.js';
+import { integerFlag, parseFlags, UsageError, writeLine } from './args.js';
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  let config;
+  try {
+    const { values, positionals } = parseFlags(argv, {
+      config: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      socket: { type: 'string' },
+      'steps-dir': { type: 'string' },
+      'data-root': { type: 'string' },
+      'state-dir': { type: 'string' },
+    });
+    if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+    const server: Record<string, unknown> = {};
+    if (values.host !== undefined) server.host = values.host;
+    if (values.port !== undefined) server.port = integerFlag('port', values.port, 0, 65535);
+    if (values.socket !== undefined) server.socket = values.socket;
+    if (process.env.RENDERER_TOKEN) server.token = process.env.RENDERER_TOKEN;
+    const overrides: Record<string, unknown> = { server };
+    if (values['steps-dir'] !== undefined) overrides.stepsDir = values['steps-dir'];
+    if (values['data-root'] !== undefined) overrides.dataRoot = values['data-root'];
+    if (values['state-dir'] !== undefined) overrides.stateDir = values['state-dir'];
+    config = values.config ? loadConfig(values.config, overrides) : configFrom(merge(EMBEDDED_CONFIG, overrides), 'embedded config');
+  } catch (error) {
+    if (error instanceof UsageError || isRendererError(error)) {
+      writeLine(process.stderr, `renderer serve: ${(error as Error).message}`);
+      return 2;
+    }
+    throw error;
+  }
+
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.create(config);
+    await daemon.start();
+  } catch (error) {
+    if (!isRendererError(error) && (error as NodeJS.ErrnoException).code !== 'EADDRINUSE' && (error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
+    writeLine(process.stderr, `renderer serve: ${(error as Error).message}`);
+    return isRendererError(error) && error.code === 'RENDERER_ERR_CONFIG_INVALID' ? 2 : 1;
+  }
+  return new Promise((resolve) => {
+    let signals = 0;
+    const stop = (signal: NodeJS.Signals): void => {
+      // A second signal means "now": no grace period.
+      signals++;
+      daemon.log.info({ signal }, signals > 1 ? 'second signal: stopping without grace' : 'signal received');
+      void daemon.stop(signals > 1 ? 0 : undefined).then(() => resolve(0));
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
+        ? merge(current as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}

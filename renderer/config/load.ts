@@ -7,10 +7,22 @@ import { CONFIG_SCHEMA, type Config } from './config-schema.js';
 import { deepFreeze, SchemaError, validate } from './schema.js';
 import { lineOf } from './json-lines.js';
 
+const sources = new WeakMap<object, { name: string; text?: string | undefined }>();
+
+/** "config FILE line N" for a field (`schedules[1].cron`), or just "config FILE". */
+export function whereInConfig(config: object, path: string): string {
+  const source = sources.get(config);
+  if (!source) return 'config';
+  const line = source.text ? lineOf(source.text, path) : null;
+  return line ? `${source.name} line ${line}` : source.name;
+}
+
 /** Validates `raw` (already parsed) as a config; `source` names it in messages. */
 export function configFrom(raw: unknown, source = 'config', text?: string): Readonly<Config> {
   try {
-    return deepFreeze(validate<Config>(CONFIG_SCHEMA, raw));
+    const config = deepFreeze(validate<Config>(CONFIG_SCHEMA, raw));
+    sources.set(config, { name: source, text });
+    return config;
   } catch (error) {
     if (!(error instanceof SchemaError)) throw error;
     const problems = error.problems.map((problem) => {

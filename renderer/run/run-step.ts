@@ -29,7 +29,7 @@ export interface RunStepOptions {
   /** Called once the child is dispatched (the daemon samples its resources). */
   onDispatch?: (child: StepChild) => void;
   /** Provides the child; by default a cold spawn. */
-  acquireChild?: (limits: Limits, runId: string) => Promise<StepChild>;
+  acquireChild?: (limits: Limits) => Promise<StepChild>;
 }
 
 export function emptyResult(runId: string): RunResult {
@@ -103,13 +103,11 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
 
   let child: StepChild;
   try {
-    child = await (options.acquireChild ?? ((l, id) => runner.spawnChild(l, id)))(limits, runId);
+    child = await (options.acquireChild ?? ((l) => runner.spawnChild(l)))(limits);
   } catch (error) {
     result.error = `the sandbox could not be started: ${(error as Error).message}`;
     return result;
   }
-  const runIdOfChild = child.runId;
-  result.runId = runIdOfChild;
   let timer: NodeJS.Timeout | undefined;
   const onAbort = (): void => void child.kill('canceled');
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -125,6 +123,7 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
       ]);
       wasReady = true;
       child.dispatch({
+        runId,
         stepPath: `${SANDBOX_IN}/${STEP_FILE}`,
         inputPath: options.input ? `${SANDBOX_IN}/${INPUT_FILE}` : undefined,
         paramsJson: options.paramsJson ?? '{}',
@@ -149,7 +148,7 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
     let channelProblem = child.channel.problem;
     if (!channelProblem && child.channel.result) {
       try {
-        childResult = checkResult(child.channel.result, runIdOfChild);
+        childResult = checkResult(child.channel.result, runId);
       } catch (error) {
         channelProblem = `the result message is invalid: ${(error as Error).message}`;
       }
@@ -175,7 +174,7 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
       try {
         const summary = inspectOutput(child.dir.outputFile, childResult.wroteOutput, limits.maxOutputBytes, runner.config.validation, runner.warn);
         if (summary) {
-          if (options.output) handBack(child.dir.outputFile, options.output, runIdOfChild);
+          if (options.output) handBack(child.dir.outputFile, options.output, runId);
           result.output = { path: options.output ?? null, rows: summary.rows, columns: summary.columns };
         }
       } catch (error) {
@@ -204,6 +203,7 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
+    child.finished();
     runner.defer(() => child.cleanUp());
   }
 }

@@ -1,12 +1,15 @@
 // What every run shares: the frozen config, the state directory and the sandbox. One
 // Runner per process; `renderer run`, `renderer serve` and the tests all run steps
 // through runStep(runner, ...), so there is one code path.
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, Limits } from '../config/config-schema.js';
 import { isRendererError } from '../errors.js';
 import { useLibraryCache } from '../sandbox/host.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { defaultStateDir, ensurePrivateDir, installRuntime } from '../state-dir.js';
+import { ownerAlive } from './owner.js';
+import { removeRunDir } from './run-dir.js';
 import { StepChild } from './step-child.js';
 
 export interface RunnerOptions {
@@ -57,9 +60,24 @@ export class Runner {
   }
 
   /** A fresh child for one run (the daemon's pool overrides this with warm ones). */
-  spawnChild(limits: Limits, runId?: string): Promise<StepChild> {
+  spawnChild(limits: Limits): Promise<StepChild> {
     if (!this.sandbox) throw new Error(this.sandboxProblem ?? 'no sandbox');
-    return StepChild.spawn(this.sandbox, this.runsRoot, limits, runId);
+    return StepChild.spawn(this.sandbox, this.runsRoot, limits);
+  }
+
+  /**
+   * Removes what renderers that died left behind: run directories and cgroups whose
+   * owner (owner.ts) is gone, killing any process still in them. Returns their names.
+   */
+  async removeLeftovers(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const name of readdirSync(this.runsRoot)) {
+      if (ownerAlive(name)) continue;
+      removeRunDir(join(this.runsRoot, name));
+      removed.push(`run directory ${name}`);
+    }
+    const cgroups = (await this.sandbox?.cgroups?.removeStale((name) => ownerAlive(name))) ?? [];
+    return [...removed, ...cgroups.map((name) => `cgroup ${name}`)];
   }
 
   /** Limits of the config with per-run overrides (already validated by the caller). */

@@ -1,7 +1,6 @@
 // One step child: a sandboxed step runtime with its run directory, from spawn until it
 // is dispatched its single request. The warm pool holds these; a cold run spawns one.
 // A child serves exactly one run and is then discarded: nothing leaks between users.
-import { randomUUID } from 'node:crypto';
 import type { Limits } from '../config/config-schema.js';
 import { RUNTIME_FILES, RUNTIME_MOUNT } from '../paths.js';
 import { launch, type SandboxProcess } from '../sandbox/launch.js';
@@ -9,6 +8,7 @@ import type { Sandbox } from '../sandbox/sandbox.js';
 import { encodeFrame, types } from '../../thrift/messages.js';
 import { CHILD_V8_FLAGS } from './child-v8-flags.js';
 import { LogsTail } from './logs-tail.js';
+import { newChildId } from './owner.js';
 import type { KillReason } from './outcome.js';
 import { ResultChannel } from './protocol.js';
 import { createRunDir, removeRunDir, SANDBOX_IN, SANDBOX_OUT, type RunDir } from './run-dir.js';
@@ -41,6 +41,7 @@ export function runtimeCommand(sandbox: Sandbox): string[] {
 }
 
 export interface DispatchFields {
+  runId: string;
   stepPath: string;
   inputPath?: string;
   paramsJson: string;
@@ -51,9 +52,16 @@ export class StepChild {
   dispatchedAt: number | null = null;
   readonly spawnedAt = performance.now();
   private readonly output: Promise<void>;
+  private markDone!: () => void;
+  /** Resolves when the run this child served has its result (see runStep). */
+  readonly done = new Promise<void>((resolve) => (this.markDone = resolve));
+
+  /** The run this child serves, once dispatched. */
+  runId: string | null = null;
 
   private constructor(
-    readonly runId: string,
+    /** Names the child's run directory and cgroup (see owner.ts). */
+    readonly childId: string,
     readonly dir: RunDir,
     readonly process: SandboxProcess,
     readonly channel: ResultChannel,
@@ -73,12 +81,13 @@ export class StepChild {
     ).then(() => undefined);
   }
 
-  static async spawn(sandbox: Sandbox, runsRoot: string, limits: Limits, runId: string = randomUUID()): Promise<StepChild> {
-    const dir = createRunDir(runsRoot, runId, sandbox.settings.stepUid, sandbox.settings.stepGid);
+  static async spawn(sandbox: Sandbox, runsRoot: string, limits: Limits): Promise<StepChild> {
+    const childId = newChildId();
+    const dir = createRunDir(runsRoot, childId, sandbox.settings.stepUid, sandbox.settings.stepGid);
     let process: SandboxProcess;
     try {
       process = await launch(sandbox, {
-        runId,
+        runId: childId,
         limits,
         mode: 'step',
         binds: [
@@ -93,7 +102,7 @@ export class StepChild {
     }
     let child: StepChild | undefined;
     const channel = new ResultChannel(process.result!, limits.maxResultBytes, () => void child?.kill('protocol'));
-    child = new StepChild(runId, dir, process, channel, new LogsTail(limits.maxLogBytes), limits);
+    child = new StepChild(childId, dir, process, channel, new LogsTail(limits.maxLogBytes), limits);
     return child;
   }
 
@@ -108,10 +117,11 @@ export class StepChild {
 
   /** Sends the one request and closes stdin. The timeout clock starts here. */
   dispatch(fields: DispatchFields): void {
-    if (this.dispatchedAt !== null) throw new Error(`child ${this.runId} was already dispatched`);
+    if (this.dispatchedAt !== null) throw new Error(`child ${this.childId} was already dispatched`);
     this.dispatchedAt = performance.now();
+    this.runId = fields.runId;
     const request = new types.StepRequest({
-      runId: this.runId,
+      runId: fields.runId,
       stepPath: fields.stepPath,
       inputPath: fields.inputPath,
       outputPath: `${SANDBOX_OUT}/output.arrow`,
@@ -127,6 +137,11 @@ export class StepChild {
   async kill(reason: KillReason): Promise<void> {
     this.killedFor ??= reason;
     await this.process.kill();
+  }
+
+  /** The run has its result: what follows (cleanup, a pool refill) may take the CPU. */
+  finished(): void {
+    this.markDone();
   }
 
   /** Removes what the run left on the host: its cgroup and run directory. */

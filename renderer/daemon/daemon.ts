@@ -1,0 +1,175 @@
+// `renderer serve`: the long-lived daemon. Wiring only: config in, parts built and
+// connected, listen; and the graceful stop. The parts live in their own folders.
+import type { FastifyInstance } from 'fastify';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '../config/config-schema.js';
+import { whereInConfig } from '../config/load.js';
+import { RendererError } from '../errors.js';
+import { buildServer } from '../http/server.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { Admission } from '../pool/admission.js';
+import { WarmPool } from '../pool/warm-pool.js';
+import { ownerAlive, newChildId } from '../run/owner.js';
+import { Runner } from '../run/runner.js';
+import { BUNDLED_DATA_DIR, BUNDLED_STEPS_DIR } from '../paths.js';
+import { Scheduler } from '../schedule/scheduler.js';
+import { Executor } from './executor.js';
+import { References } from './references.js';
+import { RunRegistry } from './run-registry.js';
+import { TableStore } from './table-store.js';
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export interface DaemonOptions {
+  logger?: Logger;
+}
+
+export class Daemon {
+  stopping = false;
+  readonly startedAt = Date.now();
+  server!: FastifyInstance;
+  private sweeper: NodeJS.Timeout | undefined;
+  private lockFile: string | undefined;
+
+  private constructor(
+    readonly config: Readonly<Config>,
+    readonly log: Logger,
+    readonly runner: Runner,
+    readonly pool: WarmPool | null,
+    readonly executor: Executor,
+    readonly tables: TableStore,
+    readonly metrics: Metrics,
+    readonly scheduler: Scheduler,
+    /** Required of every API call (but probes) when set. */
+    readonly token: string | null,
+  ) {}
+
+  static async create(config: Readonly<Config>, options: DaemonOptions = {}): Promise<Daemon> {
+    const log = options.logger ?? createLogger(config.log.level);
+    const { server } = config;
+    const exposed = !server.socket && !LOOPBACK.has(server.host);
+    if (exposed && !server.token)
+      throw new RendererError('RENDERER_ERR_CONFIG_INVALID', `server.token is required to listen on ${server.host} (beyond loopback); set it in the config or RENDERER_TOKEN`);
+    const stepsDir = config.stepsDir ?? BUNDLED_STEPS_DIR;
+    const dataRoot = config.dataRoot ?? BUNDLED_DATA_DIR;
+    for (const [field, dir] of [['stepsDir', stepsDir], ['dataRoot', dataRoot]] as const)
+      if (!existsSync(dir) || !statSync(dir).isDirectory())
+        throw new RendererError('RENDERER_ERR_CONFIG_INVALID', `${whereInConfig(config, field)}: ${field} ${dir} is not a directory`);
+
+    const runner = await Runner.create(config, { warn: (message) => log.warn(message) });
+    if (!runner.sandbox) log.error({ problem: runner.sandboxProblem }, 'the sandbox is unavailable: every run will end as sandbox_error (run `renderer doctor`)');
+
+    const cores = cpus().length;
+    let pool: WarmPool | null = null;
+    const admission = new Admission(server.maxConcurrentRuns ?? Math.max(2, cores), server.queueSize, server.queueTimeoutMs);
+    const metrics = new Metrics({
+      warmChildren: () => pool?.warm ?? 0,
+      queueDepth: () => admission.depth,
+      queueRejected: () => admission.rejected,
+      activeRuns: () => admission.active,
+    });
+    const poolSize = config.pool.size ?? cores;
+    if (runner.sandbox && poolSize > 0)
+      pool = new WarmPool(runner, poolSize, runner.limits(), {
+        spawned: (seconds) => metrics.childSpawned(seconds),
+        problem: (message) => log.warn(message),
+      });
+    const tables = new TableStore(runner.stateDir, server.maxUploadBytes, server.tableTtlSeconds, config.validation);
+    const references = new References(stepsDir, dataRoot, tables);
+    const executor = new Executor(runner, config, pool, admission, new RunRegistry(server.runHistory), references, metrics, log);
+    const scheduler = new Scheduler(config.schedules, executor, runner.stateDir, metrics, log, (path) => whereInConfig(config, path));
+    scheduler.validate();
+
+    const token = server.token ?? null;
+    const daemon = new Daemon(config, log, runner, pool, executor, tables, metrics, scheduler, token);
+    daemon.server = buildServer(daemon);
+    return daemon;
+  }
+
+  /** Cleans up after a crashed predecessor, starts the pool and schedules, listens. */
+  async start(): Promise<string> {
+    this.lock();
+    const leftovers = await this.runner.removeLeftovers();
+    this.scheduler.removeLeftovers();
+    if (leftovers.length) this.log.warn({ removed: leftovers }, 'removed what a previous renderer left behind');
+    this.tables.sweep();
+    this.sweeper = setInterval(() => this.tables.sweep(), 60_000);
+    this.sweeper.unref();
+    this.pool?.start();
+    this.scheduler.start();
+    const { server } = this.config;
+    const address = server.socket
+      ? await this.server.listen({ path: server.socket })
+      : await this.server.listen({ host: server.host, port: server.port });
+    this.log.info({ address, pool: this.pool?.size ?? 0, maxConcurrentRuns: this.executor.admission.maxConcurrent, sandbox: this.runner.sandbox?.cgroups?.description ?? this.runner.sandboxProblem }, 'renderer serving');
+    return address;
+  }
+
+  /** One daemon per state directory: a second would clean up the first's live runs. */
+  private lock(): void {
+    const file = join(this.runner.stateDir, 'daemon.lock');
+    try {
+      const holder = readFileSync(file, 'utf8').trim();
+      if (holder && ownerAlive(holder))
+        throw new RendererError('RENDERER_ERR_STATE_DIR', `another renderer serve (pid ${parseInt(holder.split('x')[0]!, 36)}) uses the state directory ${this.runner.stateDir}`);
+    } catch (error) {
+      if (error instanceof RendererError) throw error;
+    }
+    writeFileSync(file, newChildId());
+    this.lockFile = file;
+  }
+
+  readinessProblems(): string[] {
+    const problems: string[] = [];
+    if (this.stopping) problems.push('shutting down');
+    if (!this.runner.sandbox) problems.push(`sandbox unavailable: ${this.runner.sandboxProblem}`);
+    else if (this.pool && this.pool.warm === 0) problems.push('no warm child in the pool yet');
+    return problems;
+  }
+
+  status() {
+    const recent = this.executor.registry.recent(this.config.server.runHistory);
+    const outcomes: Record<string, number> = {};
+    for (const r of recent) if (r.result) outcomes[r.result.outcome] = (outcomes[r.result.outcome] ?? 0) + 1;
+    return {
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      ready: this.readinessProblems().length === 0,
+      problems: this.readinessProblems(),
+      sandbox: this.runner.sandbox ? (this.runner.sandbox.cgroups?.description ?? 'no cgroups') : `unavailable: ${this.runner.sandboxProblem}`,
+      pool: { size: this.pool?.size ?? 0, warm: this.pool?.warm ?? 0 },
+      queue: { active: this.executor.admission.active, depth: this.executor.admission.depth, maxConcurrent: this.executor.admission.maxConcurrent, size: this.executor.admission.queueSize, rejected: this.executor.admission.rejected },
+      outcomes,
+      schedules: this.scheduler.status(),
+    };
+  }
+
+  /**
+   * Graceful stop: refuse new work, let running steps finish within the grace period,
+   * then kill what remains; end the pool's children. No process is left behind.
+   */
+  async stop(graceMs = this.config.server.shutdownGraceMs): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info({ graceMs, unfinished: this.executor.registry.unfinished.length }, 'stopping');
+    clearInterval(this.sweeper);
+    const closing = this.server.close();
+    const scheduled = this.scheduler.stop();
+    const unfinished = this.executor.registry.unfinished;
+    const allDone = Promise.all(unfinished.map((r) => r.done));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = await Promise.race([allDone.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)))]);
+    clearTimeout(timer);
+    if (expired) {
+      this.log.warn({ runs: this.executor.registry.unfinished.map((r) => r.runId) }, 'grace period over: killing the runs still going');
+      for (const record of this.executor.registry.unfinished) this.executor.cancel(record);
+      await allDone;
+    }
+    await Promise.all([closing, scheduled, this.pool?.close()]);
+    await this.runner.settle();
+    if (this.lockFile) rmSync(this.lockFile, { force: true });
+    this.log.info('stopped');
+  }
+}

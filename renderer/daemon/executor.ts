@@ -1,0 +1,168 @@
+// Runs and workflows for the daemon: every caller's mistake (unknown step, bad input,
+// params too large, a full queue) is found before anything starts; then the run waits
+// for admission, takes a warm child, and goes through runStep like any other run. One
+// log line and one metrics update per run.
+import { join } from 'node:path';
+import type { Config, Limits } from '../config/config-schema.js';
+import { isRendererError, RendererError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import { INLINE_STEP, type Metrics } from '../observability/metrics.js';
+import { sampleWhileRunning } from '../observability/usage.js';
+import type { Admission } from '../pool/admission.js';
+import type { WarmPool } from '../pool/warm-pool.js';
+import { emptyResult, runStep, type RunStepOptions } from '../run/run-step.js';
+import type { Runner } from '../run/runner.js';
+import { ensurePrivateDir } from '../state-dir.js';
+import type { References, InputRef, StepRef } from './references.js';
+import type { RunRecord, RunRegistry } from './run-registry.js';
+
+export interface RunRequest {
+  step: StepRef;
+  params?: unknown;
+  input?: InputRef;
+  timeoutMs?: number;
+  memoryMiB?: number;
+}
+
+interface Resolved {
+  label: string;
+  step: RunStepOptions['step'];
+  input: string | null;
+  paramsJson: string;
+  limits: Limits;
+}
+
+export interface WorkflowResult {
+  outcome: string;
+  steps: RunRecord[];
+}
+
+export class Executor {
+  readonly outputsDir: string;
+
+  constructor(
+    private readonly runner: Runner,
+    private readonly config: Readonly<Config>,
+    private readonly pool: WarmPool | null,
+    readonly admission: Admission,
+    readonly registry: RunRegistry,
+    readonly references: References,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    this.outputsDir = ensurePrivateDir(join(runner.stateDir, 'outputs'));
+  }
+
+  /** Checks a request and resolves what it names; throws 4xx RendererErrors. */
+  resolve(request: RunRequest, input?: string | null): Resolved {
+    const step: RunStepOptions['step'] = 'name' in request.step ? { path: this.references.stepFile(request.step.name) } : { code: request.step.code };
+    const paramsJson = JSON.stringify(request.params ?? {});
+    if (Buffer.byteLength(paramsJson) > this.config.limits.maxParamsBytes)
+      throw new RendererError('RENDERER_ERR_PARAMS_INVALID', `params take ${Buffer.byteLength(paramsJson)} bytes as JSON; the limit is ${this.config.limits.maxParamsBytes}`);
+    return {
+      label: 'name' in request.step ? request.step.name : INLINE_STEP,
+      step,
+      input: input !== undefined ? input : this.references.input(request.input ?? null),
+      paramsJson,
+      limits: this.runner.limits({ timeoutMs: request.timeoutMs, memoryMiB: request.memoryMiB }),
+    };
+  }
+
+  /** Starts a run in the background (after admission); throws before creating it if
+   * the request is bad or the queue is full. */
+  submit(request: RunRequest): RunRecord {
+    const resolved = this.resolve(request);
+    this.admission.check();
+    const record = this.registry.create(resolved.label);
+    void this.execute(record, resolved);
+    return record;
+  }
+
+  cancel(record: RunRecord): void {
+    record.abort.abort();
+  }
+
+  private async execute(record: RunRecord, resolved: Resolved): Promise<void> {
+    let release: (() => void) | null = null;
+    try {
+      release = await this.admission.enter(record.abort.signal);
+    } catch (error) {
+      record.state = 'canceled';
+      record.endedAt = Date.now();
+      if (isRendererError(error)) record.error = error;
+      record.result = { ...emptyResult(record.runId), outcome: 'canceled', error: isRendererError(error) ? error.message : 'the run was canceled while queued' };
+      this.log.info({ runId: record.runId, step: record.step, outcome: 'canceled', reason: record.result.error }, 'run not started');
+      record.finish();
+      return;
+    }
+    record.state = 'running';
+    record.startedAt = Date.now();
+    let sampler: ReturnType<typeof sampleWhileRunning> | null = null;
+    const output = join(this.outputsDir, `${record.runId}.arrow`);
+    try {
+      const result = await runStep(this.runner, {
+        runId: record.runId,
+        step: resolved.step,
+        input: resolved.input,
+        output,
+        paramsJson: resolved.paramsJson,
+        limits: resolved.limits,
+        signal: record.abort.signal,
+        acquireChild: (limits) => (this.pool ? this.pool.acquire(limits) : this.runner.spawnChild(limits)),
+        onDispatch: (child) => {
+          record.child = child;
+          sampler = sampleWhileRunning(child);
+        },
+      });
+      const peaks = (sampler as ReturnType<typeof sampleWhileRunning> | null)?.stop();
+      record.result = result;
+      record.outputFile = result.output ? output : null;
+      record.state = result.outcome === 'canceled' ? 'canceled' : 'done';
+      this.metrics.runFinished(record.step, result);
+      this.log.info(
+        {
+          runId: record.runId,
+          step: record.step,
+          outcome: result.outcome,
+          exitCode: result.exitCode,
+          signal: result.signal,
+          durationMs: result.durationMs,
+          peakMemoryBytes: result.peakMemoryBytes,
+          cpuSeconds: result.cpuSeconds,
+          maxCpuPercent: peaks?.maxCpuPercent,
+          maxRssBytes: peaks?.maxRssBytes,
+          ...(result.outcome === 'ok' ? {} : { error: result.error }),
+        },
+        'run finished',
+      );
+    } catch (error) {
+      // runStep reports every failure of a step as a result; reaching here is our bug.
+      this.log.error({ runId: record.runId, err: error }, 'internal error running a step');
+      record.result = { ...emptyResult(record.runId), outcome: 'sandbox_error', error: `internal error: ${(error as Error).message}` };
+      record.state = 'done';
+    } finally {
+      record.child = null;
+      record.endedAt = Date.now();
+      release();
+      record.finish();
+    }
+  }
+
+  /** Steps in order, each output the next input; stops at the first outcome not ok. */
+  async workflow(steps: RunRequest[], input: InputRef): Promise<WorkflowResult> {
+    // Every step is checked before the first one starts.
+    for (const step of steps) this.resolve(step, null);
+    this.admission.check();
+    let current = this.references.input(input);
+    const records: RunRecord[] = [];
+    for (const step of steps) {
+      const record = this.registry.create('name' in step.step ? step.step.name : INLINE_STEP);
+      records.push(record);
+      await this.execute(record, this.resolve(step, current));
+      if (record.result?.outcome !== 'ok') break;
+      current = record.outputFile;
+    }
+    const last = records[records.length - 1]!;
+    return { outcome: last.result?.outcome ?? 'canceled', steps: records };
+  }
+}
