@@ -70,3 +70,42 @@ export function compileProbe(name: string, dir: string): string {
 }
 
 export const isRoot = process.getuid?.() === 0;
+
+/** A daemon in this process on a scratch state directory, for API tests via inject(). */
+export async function startDaemon(overrides: Record<string, unknown> = {}): Promise<{
+  daemon: import('../renderer/daemon/daemon.js').Daemon;
+  stateDir: string;
+  inject: (options: import('fastify').InjectOptions) => Promise<import('fastify').LightMyRequestResponse>;
+  stop: () => Promise<void>;
+}> {
+  const { Daemon } = await import('../renderer/daemon/daemon.js');
+  const { createLogger } = await import('../renderer/observability/logger.js');
+  const state = scratchDir('renderer-daemon-');
+  const config = configFrom({
+    stateDir: state.path,
+    stepsDir: join(PACKAGE_ROOT, 'examples', 'steps'),
+    dataRoot: join(PACKAGE_ROOT, 'examples', 'data'),
+    pool: { size: 1 },
+    server: { port: 0 },
+    ...overrides,
+  });
+  const daemon = await Daemon.create(config, { logger: createLogger('silent', false) });
+  await daemon.start();
+  return {
+    daemon,
+    stateDir: state.path,
+    inject: (options) => daemon.server.inject(options),
+    stop: async () => {
+      await daemon.stop(0);
+      state.remove();
+    },
+  };
+}
+
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -10,6 +10,7 @@ import { RendererError } from '../errors.js';
 import { buildServer } from '../http/server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { stopSampling } from '../observability/usage.js';
 import { Admission } from '../pool/admission.js';
 import { WarmPool } from '../pool/warm-pool.js';
 import { ownerAlive, newChildId } from '../run/owner.js';
@@ -167,8 +168,16 @@ export class Daemon {
       for (const record of this.executor.registry.unfinished) this.executor.cancel(record);
       await allDone;
     }
+    // Connections that were busy when close() began stay open after their response for
+    // the keep-alive timeout (72 s in fastify): close them now that they are idle, and
+    // whatever is still open a moment later.
+    await new Promise((resolve) => setImmediate(resolve));
+    this.server.server.closeIdleConnections();
+    const forced = setTimeout(() => this.server.server.closeAllConnections(), 2000);
     await Promise.all([closing, scheduled, this.pool?.close()]);
+    clearTimeout(forced);
     await this.runner.settle();
+    stopSampling();
     if (this.lockFile) rmSync(this.lockFile, { force: true });
     this.log.info('stopped');
   }

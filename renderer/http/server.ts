@@ -53,6 +53,20 @@ export function buildServer(daemon: Daemon): FastifyInstance {
     routerOptions: { maxParamLength: 200 },
   });
 
+  // JSON bodies: the parse error says what is wrong, and a "__proto__" key is refused by
+  // name (prototype poisoning; the validator would keep it as plain data anyway).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, JSON.parse(body as string, (key, value: unknown) => {
+        if (key === '__proto__') throw new Error('a "__proto__" key is not accepted');
+        return value;
+      }));
+    } catch (error) {
+      done(new RendererError('RENDERER_ERR_HTTP_BAD_REQUEST', `the body is not valid JSON: ${(error as Error).message}`), undefined);
+    }
+  });
+
   // Uploads are streamed to disk by the route, never buffered here.
   app.addContentTypeParser([ARROW_FILE, 'application/octet-stream'], (_request: FastifyRequest, payload: Readable, done: (err: null, body: Readable) => void) => done(null, payload));
 

@@ -34,6 +34,10 @@ export async function sampleUsage(child: StepChild): Promise<Usage> {
   return usage;
 }
 
+/** Drops pidusage's history and its interval timer, which would keep a stopping
+ * process alive for up to a minute. */
+export const stopSampling = (): void => pidusage.clear();
+
 /** Samples `child` every `intervalMs` while it runs; returns the peaks on stop(). */
 export function sampleWhileRunning(child: StepChild, intervalMs = 500): { latest: () => Usage | null; stop: () => { maxCpuPercent: number; maxRssBytes: number } } {
   let latest: Usage | null = null;
