@@ -3,10 +3,12 @@
 import { cpus } from 'node:os';
 import { bigTables } from './big-tables.js';
 import { coldStart } from './cold-start.js';
+import { serveBench } from './serve.js';
 
 const BENCHMARKS: Record<string, (quick: boolean) => Promise<string>> = {
   'cold-start': coldStart,
   'big-tables': bigTables,
+  serve: serveBench,
 };
 
 const args = process.argv.slice(2);

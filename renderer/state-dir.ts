@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { RendererError } from './errors.js';
 import { RUNTIME_DIR } from './paths.js';
 
@@ -34,6 +34,18 @@ export function ensurePrivateDir(path: string): string {
         : null;
   if (problem) throw new RendererError('RENDERER_ERR_STATE_DIR', `${path} ${problem}`);
   return path;
+}
+
+/**
+ * bwrap binds a run's directories as the step user, who must be able to traverse every
+ * directory above them. Names the first one that blocks it, or returns null.
+ */
+export function untraversableAncestor(path: string): string | null {
+  for (let dir = path; ; dir = dirname(dir)) {
+    const st = statSync(dir);
+    if ((st.mode & 0o001) === 0) return `${dir} (mode ${(st.mode & 0o777).toString(8)})`;
+    if (dir === dirname(dir)) return null;
+  }
 }
 
 /**

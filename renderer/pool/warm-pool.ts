@@ -69,7 +69,8 @@ export class WarmPool {
       ]);
     } catch (error) {
       clearTimeout(timer);
-      this.events.problem?.(`warm child ${child.childId} failed: ${(error as Error).message}`);
+      const said = child.logs.text().trim().split('\n').slice(-3).join(' | ');
+      this.events.problem?.(`warm child ${child.childId} failed: ${(error as Error).message}${said ? ` (${said})` : ''}`);
       await child.discard();
       if (!this.closed) setTimeout(() => this.fill(), 1000).unref();
       return;

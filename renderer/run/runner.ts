@@ -4,10 +4,10 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, Limits } from '../config/config-schema.js';
-import { isRendererError } from '../errors.js';
+import { isRendererError, RendererError } from '../errors.js';
 import { useLibraryCache } from '../sandbox/host.js';
 import { Sandbox } from '../sandbox/sandbox.js';
-import { defaultStateDir, ensurePrivateDir, installRuntime } from '../state-dir.js';
+import { defaultStateDir, ensurePrivateDir, installRuntime, untraversableAncestor } from '../state-dir.js';
 import { ownerAlive } from './owner.js';
 import { removeRunDir } from './run-dir.js';
 import { StepChild } from './step-child.js';
@@ -34,6 +34,9 @@ export class Runner {
     const stateDir = ensurePrivateDir(config.stateDir ?? defaultStateDir());
     const runsRoot = ensurePrivateDir(join(stateDir, 'runs'));
     try {
+      const blocked = untraversableAncestor(runsRoot);
+      if (blocked)
+        throw new RendererError('RENDERER_ERR_STATE_DIR', `the step user cannot reach the state directory ${stateDir}: ${blocked} is not searchable by others (chmod o+x it, or choose another stateDir)`);
       const runtimeDir = installRuntime(stateDir);
       useLibraryCache(join(stateDir, 'libraries.json'));
       const sandbox = await Sandbox.open(config.sandbox, { runtimeDir, warn });
