@@ -131,10 +131,8 @@ export class Daemon {
     return problems;
   }
 
-  status() {
-    const recent = this.executor.registry.recent(this.config.server.runHistory);
-    const outcomes: Record<string, number> = {};
-    for (const r of recent) if (r.result) outcomes[r.result.outcome] = (outcomes[r.result.outcome] ?? 0) + 1;
+  async status() {
+    const { outcomes, exits } = await this.metrics.totals();
     return {
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       ready: this.readinessProblems().length === 0,
@@ -143,6 +141,8 @@ export class Daemon {
       pool: { size: this.pool?.size ?? 0, warm: this.pool?.warm ?? 0 },
       queue: { active: this.executor.admission.active, depth: this.executor.admission.depth, maxConcurrent: this.executor.admission.maxConcurrent, size: this.executor.admission.queueSize, rejected: this.executor.admission.rejected },
       outcomes,
+      exits,
+      timeline: this.executor.timeline.series(),
       schedules: this.scheduler.status(),
     };
   }

@@ -7,6 +7,7 @@ import type { Config, Limits } from '../config/config-schema.js';
 import { isRendererError, RendererError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { INLINE_STEP, type Metrics } from '../observability/metrics.js';
+import { OutcomeTimeline } from '../observability/timeline.js';
 import { sampleWhileRunning } from '../observability/usage.js';
 import type { Admission } from '../pool/admission.js';
 import type { WarmPool } from '../pool/warm-pool.js';
@@ -49,6 +50,7 @@ export class Executor {
     readonly references: References,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    readonly timeline = new OutcomeTimeline(),
   ) {
     this.outputsDir = ensurePrivateDir(join(runner.stateDir, 'outputs'));
   }
@@ -91,6 +93,8 @@ export class Executor {
       record.endedAt = Date.now();
       if (isRendererError(error)) record.error = error;
       record.result = { ...emptyResult(record.runId), outcome: 'canceled', error: isRendererError(error) ? error.message : 'the run was canceled while queued' };
+      this.metrics.runFinished(record.step, record.result);
+      this.timeline.record('canceled');
       this.log.info({ runId: record.runId, step: record.step, outcome: 'canceled', reason: record.result.error }, 'run not started');
       record.finish();
       return;
@@ -119,6 +123,7 @@ export class Executor {
       record.outputFile = result.output ? output : null;
       record.state = result.outcome === 'canceled' ? 'canceled' : 'done';
       this.metrics.runFinished(record.step, result);
+      this.timeline.record(result.outcome);
       this.log.info(
         {
           runId: record.runId,

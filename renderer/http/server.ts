@@ -9,12 +9,12 @@ import { ERRORS, isRendererError, RendererError, type ErrorCode } from '../error
 import type { Daemon } from '../daemon/daemon.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerRunRoutes } from './routes/runs.js';
-import { registerStatusRoutes } from './routes/status.js';
+import { registerStatusPage, registerStatusRoutes } from './routes/status.js';
 import { registerTableRoutes } from './routes/tables.js';
 
 export const ARROW_FILE = 'application/vnd.apache.arrow.file';
 /** Reachable without the token: probes from load balancers and the page's own files. */
-const PUBLIC = new Set(['/healthz', '/readyz', '/', '/status.js', '/status.css']);
+const PUBLIC = new Set(['/healthz', '/readyz', '/', '/status.js', '/status.css', '/favicon.ico']);
 
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
   return reply.code(ERRORS[code].status).send({ error: { code, message, hint: ERRORS[code].hint } });
@@ -104,5 +104,6 @@ export function buildServer(daemon: Daemon): FastifyInstance {
   registerTableRoutes(app, daemon);
   registerRunRoutes(app, daemon);
   registerStatusRoutes(app, daemon);
+  registerStatusPage(app);
   return app;
 }

@@ -44,6 +44,18 @@ export class Metrics {
     this.scheduleSkipped = new Counter({ name: 'renderer_schedule_skipped_overlap_total', help: 'Firings of each schedule skipped because its previous run was still going.', labelNames: ['schedule'], registers });
   }
 
+  /** Runs finished since start, by outcome and by exit status: read back from the counters. */
+  async totals(): Promise<{ outcomes: Record<string, number>; exits: Record<string, number> }> {
+    const outcomes: Record<string, number> = {};
+    for (const v of (await this.runs.get()).values) outcomes[String(v.labels.outcome)] = (outcomes[String(v.labels.outcome)] ?? 0) + v.value;
+    const exits: Record<string, number> = {};
+    for (const v of (await this.exits.get()).values) {
+      const key = v.labels.signal !== 'none' ? String(v.labels.signal) : v.labels.exit_code !== 'none' ? `exit ${v.labels.exit_code}` : 'no exit (not started)';
+      exits[key] = (exits[key] ?? 0) + v.value;
+    }
+    return { outcomes, exits };
+  }
+
   runFinished(step: string, result: RunResult): void {
     this.runs.inc({ outcome: result.outcome, step });
     this.exits.inc({ exit_code: result.exitCode === null ? 'none' : String(result.exitCode), signal: result.signal ?? 'none' });
