@@ -67,6 +67,8 @@ export class Daemon {
     let pool: WarmPool | null = null;
     const admission = new Admission(server.maxConcurrentRuns ?? Math.max(2, cores), server.queueSize, server.queueTimeoutMs);
     const metrics = new Metrics({
+      poolSize: () => pool?.size ?? 0,
+      queueCapacity: () => admission.queueSize,
       warmChildren: () => pool?.warm ?? 0,
       queueDepth: () => admission.depth,
       queueRejected: () => admission.rejected,

@@ -8,6 +8,8 @@ import type { RunResult } from '../run/outcome.js';
 export const INLINE_STEP = 'inline';
 
 export interface LiveFigures {
+  poolSize(): number;
+  queueCapacity(): number;
   warmChildren(): number;
   queueDepth(): number;
   queueRejected(): number;
@@ -36,6 +38,8 @@ export class Metrics {
     this.cpu = new Histogram({ name: 'renderer_run_cpu_seconds', help: 'CPU time of a run\'s cgroup.', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
     this.spawn = new Histogram({ name: 'renderer_pool_spawn_seconds', help: 'Time from spawning a warm child to its being ready.', buckets: [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5], registers });
     new Gauge({ name: 'renderer_pool_warm_children', help: 'Children ready to take a run.', registers, collect() { this.set(live.warmChildren()); } });
+    new Gauge({ name: 'renderer_pool_size', help: 'Warm children the pool keeps (0: no pool).', registers, collect() { this.set(live.poolSize()); } });
+    new Gauge({ name: 'renderer_queue_capacity', help: 'Runs that may wait in the queue.', registers, collect() { this.set(live.queueCapacity()); } });
     new Gauge({ name: 'renderer_queue_depth', help: 'Runs waiting for a slot.', registers, collect() { this.set(live.queueDepth()); } });
     new Gauge({ name: 'renderer_runs_active', help: 'Runs in progress.', registers, collect() { this.set(live.activeRuns()); } });
     new Counter({ name: 'renderer_queue_rejected_total', help: 'Runs refused because the queue was full.', registers, collect() { this.reset(); this.inc(live.queueRejected()); } });
