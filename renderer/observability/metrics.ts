@@ -30,7 +30,8 @@ export class Metrics {
 
   constructor(live: LiveFigures) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'renderer_process_' });
+    // The standard names (process_*, nodejs_*) that existing dashboards expect.
+    collectDefaultMetrics({ register: this.registry });
     this.runs = new Counter({ name: 'renderer_runs_total', help: 'Runs finished, by outcome and step (named steps; "inline" for submitted code).', labelNames: ['outcome', 'step'], registers });
     this.exits = new Counter({ name: 'renderer_run_exits_total', help: 'Runs finished, by the step process\'s exit code and signal ("none" when absent).', labelNames: ['exit_code', 'signal'], registers });
     this.duration = new Histogram({ name: 'renderer_run_duration_seconds', help: 'Run duration from dispatch to exit, by outcome.', labelNames: ['outcome'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers });

@@ -79,7 +79,7 @@ describe('metrics', () => {
       assert.equal(delta('renderer_run_duration_seconds_count', { outcome: 'oom_killed' }), 1);
       assert.equal(delta('renderer_run_peak_memory_bytes_count', {}), 3);
       assert.equal(delta('renderer_run_cpu_seconds_count', {}), 3);
-      for (const name of ['renderer_pool_warm_children', 'renderer_pool_size', 'renderer_queue_depth', 'renderer_queue_capacity', 'renderer_queue_rejected_total', 'renderer_pool_spawn_seconds_count', 'renderer_process_resident_memory_bytes'])
+      for (const name of ['renderer_pool_warm_children', 'renderer_pool_size', 'renderer_queue_depth', 'renderer_queue_capacity', 'renderer_queue_rejected_total', 'renderer_pool_spawn_seconds_count', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds'])
         assert.ok(after.has(name), `${name} is exported`);
     } finally {
       await d.stop();
