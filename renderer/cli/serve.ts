@@ -49,6 +49,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     writeLine(process.stderr, `renderer serve: ${(error as Error).message}`);
     return isRendererError(error) && error.code === 'RENDERER_ERR_CONFIG_INVALID' ? 2 : 1;
   }
+  // A long-lived daemon logs a bug in itself and keeps serving the runs that work; the
+  // log line is what ops (and the soak) look for.
+  process.on('unhandledRejection', (error) => daemon.log.error({ err: error }, 'internal error: unhandled rejection'));
   return new Promise((resolve) => {
     let signals = 0;
     const stop = (signal: NodeJS.Signals): void => {

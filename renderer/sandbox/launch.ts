@@ -87,6 +87,8 @@ export class SandboxProcess {
   readonly exited: Promise<SandboxExit>;
   readonly startedAt = performance.now();
   private killed = false;
+  /** Kills and the removal of one run's cgroup happen one after another, never at once. */
+  private cgroupWork: Promise<void> = Promise.resolve();
   private readonly subprocess: Subprocess;
 
   constructor(subprocess: Subprocess, runId: string, cgroup: RunCgroup | null, mode: LaunchMode) {
@@ -134,29 +136,33 @@ export class SandboxProcess {
   async kill(): Promise<void> {
     this.killed = true;
     this.subprocess.kill('SIGKILL');
-    await this.cgroup?.kill();
+    await this.onCgroup('ending the processes', (cgroup) => cgroup.kill());
+  }
+
+  /** Runs `work` on the cgroup after any earlier work on it; never throws (callers
+   * fire kills and forget them, and a kill racing the run's end is normal). */
+  private onCgroup(what: string, work: (cgroup: RunCgroup) => Promise<void>): Promise<void> {
+    const cgroup = this.cgroup;
+    if (!cgroup) return Promise.resolve();
+    this.cgroupWork = this.cgroupWork.then(() =>
+      work(cgroup).catch((error: unknown) => process.emitWarning(`${what} of run ${this.runId}: ${(error as Error).message}`)),
+    );
+    return this.cgroupWork;
   }
 
   /** After exit: measures, then kills any straggler. Never throws. */
   async finish(): Promise<CgroupStats | null> {
-    if (!this.cgroup) return null;
     let stats: CgroupStats | null = null;
-    try {
-      stats = await this.cgroup.stats();
-      await this.cgroup.kill();
-    } catch (error) {
-      process.emitWarning(`ending the processes of run ${this.runId}: ${(error as Error).message}`);
-    }
+    await this.onCgroup('measuring', async (cgroup) => {
+      stats = await cgroup.stats();
+    });
+    await this.onCgroup('ending the processes', (cgroup) => cgroup.kill());
     return stats;
   }
 
-  /** Removes the (empty) cgroup. Never throws. */
-  async removeCgroup(): Promise<void> {
-    try {
-      await this.cgroup?.remove();
-    } catch (error) {
-      process.emitWarning(`removing the cgroup of run ${this.runId}: ${(error as Error).message}`);
-    }
+  /** Removes the (empty) cgroup once every kill is done. Never throws. */
+  removeCgroup(): Promise<void> {
+    return this.onCgroup('removing the cgroup', (cgroup) => cgroup.remove());
   }
 }
 

@@ -57,6 +57,9 @@ async function readNumber(fs: CgroupFs, path: string): Promise<number | null> {
   }
 }
 
+/** The cgroup was removed under us (ENOENT, ENODEV): nothing is left in it to kill. */
+const gone = (error: unknown): boolean => ['ENOENT', 'ENODEV'].includes((error as NodeJS.ErrnoException).code ?? '');
+
 function killPids(pids: readonly number[]): void {
   for (const pid of pids) {
     try {
@@ -128,13 +131,17 @@ export function v1Driver(layout: V1Layout, fs: CgroupFs, parentName = 'renderer'
       async kill() {
         if ((await pids()).length === 0) return; // the usual end of a run: nothing to freeze
         const freezer = dirs.freezer;
-        // Freeze first so nothing forks between reading the pid list and the kill.
-        if (freezer) {
-          await fs.write(join(freezer, 'freezer.state'), 'FROZEN');
-          for (let i = 0; i < 100 && (await fs.read(join(freezer, 'freezer.state'))).trim() !== 'FROZEN'; i++) await sleep(1);
+        try {
+          // Freeze first so nothing forks between reading the pid list and the kill.
+          if (freezer) {
+            await fs.write(join(freezer, 'freezer.state'), 'FROZEN');
+            for (let i = 0; i < 100 && (await fs.read(join(freezer, 'freezer.state'))).trim() !== 'FROZEN'; i++) await sleep(1);
+          }
+          killPids(await pids());
+          if (freezer) await fs.write(join(freezer, 'freezer.state'), 'THAWED');
+        } catch (error) {
+          if (!gone(error)) throw error;
         }
-        killPids(await pids());
-        if (freezer) await fs.write(join(freezer, 'freezer.state'), 'THAWED');
         await waitUntilEmpty(pids, killPids);
       },
       async remove() {
@@ -223,13 +230,17 @@ export function v2Driver(base: string, fs: CgroupFs, controllers: readonly strin
       pids,
       async kill() {
         if ((await pids()).length === 0) return;
-        if (await fs.exists(join(dir, 'cgroup.kill'))) {
-          // Linux 5.14+: the kernel kills every process, including ones forking right now.
-          await fs.write(join(dir, 'cgroup.kill'), '1');
-        } else {
-          await fs.write(join(dir, 'cgroup.freeze'), '1');
-          killPids(await pids());
-          await fs.write(join(dir, 'cgroup.freeze'), '0');
+        try {
+          if (await fs.exists(join(dir, 'cgroup.kill'))) {
+            // Linux 5.14+: the kernel kills every process, including ones forking right now.
+            await fs.write(join(dir, 'cgroup.kill'), '1');
+          } else {
+            await fs.write(join(dir, 'cgroup.freeze'), '1');
+            killPids(await pids());
+            await fs.write(join(dir, 'cgroup.freeze'), '0');
+          }
+        } catch (error) {
+          if (!gone(error)) throw error;
         }
         await waitUntilEmpty(pids, killPids);
       },

@@ -1,0 +1,344 @@
+// scripts/soak [--runs N] [--concurrency C] [--kill-restart] [--seed S] [--json]
+//
+// Fault-injection soak: starts `renderer serve` on a scratch state directory and drives
+// it with a weighted mix of every way a step can misbehave, C at a time. Asserts that
+// every run ends with the outcome its kind must have, that the daemon never exits or
+// logs an internal error, and that afterwards nothing is left: no process of the step
+// user, no run cgroup, no run directory, no extra fd in the daemon, RSS drift within
+// 20 MiB. With --kill-restart it also kill -9s the daemon halfway and restarts it,
+// checking that leftovers are removed, the schedule resumes from its state file and
+// no half-written output is ever visible. Exit 0 when everything held.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PACKAGE_ROOT } from '../renderer/paths.js';
+
+const STEP_UID = 65534;
+const MIB = 1024 * 1024;
+
+interface Scenario {
+  name: string;
+  weight: number;
+  expect: string;
+  /** POST /v1/runs body, or a workflow, or a run to cancel. */
+  run: { body?: unknown; workflow?: unknown; cancelAfterMs?: number };
+}
+
+const code = (source: string): { code: string } => ({ code: source });
+
+export const SCENARIOS: Scenario[] = [
+  { name: 'ok', weight: 20, expect: 'ok', run: { body: { step: { name: 'example-sum' }, input: { path: 'sample.arrow' } } } },
+  { name: 'throw', weight: 8, expect: 'step_error', run: { body: { step: code('export function render() { throw new Error("soak"); }') } } },
+  { name: 'crash', weight: 5, expect: 'crashed', run: { body: { step: code('export function render() { process.exit(3); }') } } },
+  { name: 'abort', weight: 3, expect: 'crashed', run: { body: { step: code('export function render() { process.abort(); }') } } },
+  { name: 'oom', weight: 3, expect: 'oom_killed', run: { body: { step: code('export function render() { const a = []; for (;;) a.push(Buffer.alloc(1 << 24, 1)); }'), memoryMiB: 64 } } },
+  { name: 'timeout', weight: 3, expect: 'timeout', run: { body: { step: code('export function render() { for (;;) {} }'), timeoutMs: 300 } } },
+  {
+    name: 'fork-bomb',
+    weight: 3,
+    expect: 'step_error',
+    run: { body: { step: code('import { fork, spawn } from "node:child_process"; export function render() { for (let i = 0; i < 1000; i++) { spawn("/usr/bin/node", ["-e", "0"]); fork("/run/in/step.mjs"); } }') } },
+  },
+  { name: 'spam', weight: 3, expect: 'ok', run: { body: { step: code('export function render() { const s = "y".repeat(1 << 20); for (let i = 0; i < 20; i++) console.log(s); return { json: "spammed" }; }') } } },
+  { name: 'forged-frame', weight: 3, expect: 'invalid_output', run: { body: { step: code('import { writeSync } from "node:fs"; export function render() { writeSync(3, Buffer.from([0,0,0,4,1,2,3,4])); }') } } },
+  { name: 'oversized-frame', weight: 3, expect: 'invalid_output', run: { body: { step: code('import { writeSync } from "node:fs"; export function render() { writeSync(3, Buffer.from([0x7f,0xff,0xff,0xff])); }') } } },
+  { name: 'malformed-table', weight: 3, expect: 'invalid_output', run: { body: { step: code('import { writeFileSync } from "node:fs"; export function render() { writeFileSync("/run/out/output.arrow", "ARROW1 but not really"); }') } } },
+  { name: 'oversized-table', weight: 2, expect: 'invalid_output', run: { body: { step: code('export function render(t, p, ctx) { return ctx.arrow.tableFromArrays({ x: new Float64Array(3 << 20) }); }') } } },
+  { name: 'cancel', weight: 3, expect: 'canceled', run: { body: { step: code('export function render() { for (;;) {} }'), timeoutMs: 20000 }, cancelAfterMs: 150 } },
+  {
+    name: 'workflow',
+    weight: 5,
+    expect: 'ok',
+    run: { workflow: { steps: [{ step: { name: 'example-filter' }, params: { column: 'region', value: 'north' } }, { step: { name: 'example-sum' } }], input: { path: 'sample.arrow' } } },
+  },
+];
+
+interface Sample {
+  scenario: string;
+  outcome: string;
+  ms: number;
+}
+
+function stepProcesses(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      if (new RegExp(`^Uid:\\s+${STEP_UID}\\b`, 'm').test(status) && !/^State:\s+Z/m.test(status)) pids.push(Number(entry));
+    } catch {
+      /* exited */
+    }
+  }
+  return pids;
+}
+
+function runCgroups(): string[] {
+  const out: string[] = [];
+  for (const base of ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/freezer', '/sys/fs/cgroup']) {
+    const walk = (dir: string, depth: number): void => {
+      if (depth > 6 || !existsSync(dir)) return;
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (!entry.isDirectory()) continue;
+        if (entry.name.startsWith('run-')) out.push(join(dir, entry.name));
+        else if (entry.name === 'renderer' || depth < 3) walk(join(dir, entry.name), depth + 1);
+      }
+    };
+    walk(base, 0);
+  }
+  return [...new Set(out)];
+}
+
+const rss = (pid: number): number => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+
+/** The daemon's fds other than TCP connections (those come and go with its clients'
+ * keep-alive; a leak would be a pipe, a unix socket to a child, or a file). */
+function fds(pid: number): number {
+  const tcp = new Set<string>();
+  for (const table of ['tcp', 'tcp6']) {
+    try {
+      for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+        const inode = line.trim().split(/\s+/)[9];
+        if (inode) tcp.add(inode);
+      }
+    } catch {
+      /* no IPv6 */
+    }
+  }
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const socket = /^socket:\[(\d+)\]$/.exec(target);
+      return !(socket && tcp.has(socket[1]!));
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+/** A small deterministic PRNG so a soak can be replayed with --seed. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+class Daemon {
+  process!: ChildProcess;
+  log = '';
+  url = '';
+  exitCode: number | null | undefined;
+
+  constructor(private readonly config: string) {}
+
+  async start(): Promise<void> {
+    this.log = '';
+    this.exitCode = undefined;
+    this.process = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'renderer.js'), 'serve', '--config', this.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process.stdout!.on('data', (c: Buffer) => (this.log += c));
+    this.process.stderr!.on('data', (c: Buffer) => (this.log += c));
+    this.process.on('exit', (code) => (this.exitCode = code));
+    for (let i = 0; i < 400 && !this.url; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const port = /"address":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(this.log)?.[1];
+      if (port) this.url = `http://127.0.0.1:${port}`;
+      if (this.exitCode !== undefined) throw new Error(`the daemon exited at start:\n${this.log}`);
+    }
+    if (!this.url) throw new Error(`the daemon did not start:\n${this.log}`);
+    for (let i = 0; i < 400; i++) {
+      if (await fetch(`${this.url}/readyz`).then((r) => r.ok, () => false)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('the daemon did not become ready');
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.exitCode !== undefined) return this.exitCode;
+    const exited = new Promise<number | null>((resolve) => this.process.on('exit', resolve));
+    this.process.kill(signal);
+    const code = await exited;
+    this.url = '';
+    return code;
+  }
+}
+
+async function runScenario(daemon: Daemon, scenario: Scenario): Promise<Sample> {
+  const started = performance.now();
+  const post = (path: string, body: unknown): Promise<Response> =>
+    fetch(`${daemon.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  let outcome: string;
+  try {
+    if (scenario.run.workflow) {
+      outcome = ((await (await post('/v1/workflows/run', scenario.run.workflow)).json()) as { outcome?: string; error?: { code: string } }).outcome ?? 'http-error';
+    } else if (scenario.run.cancelAfterMs !== undefined) {
+      const { runId } = (await (await post('/v1/runs?wait=false', scenario.run.body)).json()) as { runId: string };
+      await new Promise((r) => setTimeout(r, scenario.run.cancelAfterMs));
+      const deleted = (await (await fetch(`${daemon.url}/v1/runs/${runId}`, { method: 'DELETE' })).json()) as { result?: { outcome: string }; error?: { code: string } };
+      outcome = deleted.result?.outcome ?? deleted.error?.code ?? 'http-error';
+    } else {
+      const body = (await (await post('/v1/runs', scenario.run.body)).json()) as { outcome?: string; error?: { code: string } };
+      outcome = body.outcome ?? body.error?.code ?? 'http-error';
+    }
+  } catch (error) {
+    outcome = `client error: ${(error as Error).message}`;
+  }
+  return { scenario: scenario.name, outcome, ms: performance.now() - started };
+}
+
+const percentile = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+};
+
+export async function soak(options: { runs: number; concurrency: number; killRestart: boolean; seed: number }): Promise<{ ok: boolean; report: string }> {
+  const dir = mkdtempSync('/tmp/renderer-soak-');
+  chmodSync(dir, 0o755);
+  const config = join(dir, 'config.json');
+  const stateDir = join(dir, 'state');
+  const scheduleOut = join(dir, 'scheduled');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      stateDir,
+      limits: { maxOutputBytes: 16 * MIB },
+      server: { port: 0, queueSize: 1000, queueTimeoutMs: 300_000, shutdownGraceMs: 5000 },
+      pool: { size: 2 },
+      schedules: [{ name: 'soak-tick', cron: '*/2 * * * * *', workflow: { steps: [{ step: 'example-sum' }], input: 'sample.arrow' }, outputDir: scheduleOut, keep: 3 }],
+    }),
+  );
+  const problems: string[] = [];
+  const samples: Sample[] = [];
+  const random = rng(options.seed);
+  const total = SCENARIOS.reduce((s, x) => s + x.weight, 0);
+  const pick = (): Scenario => {
+    let r = random() * total;
+    for (const s of SCENARIOS) if ((r -= s.weight) < 0) return s;
+    return SCENARIOS[0]!;
+  };
+  const plan = Array.from({ length: options.runs }, pick);
+  const daemon = new Daemon(config);
+  const before = stepProcesses();
+  // Idle: the pool refilled, deferred cleanups done, the clients' sockets closed.
+  const idle = (): Promise<void> => new Promise((r) => setTimeout(r, 2000));
+  try {
+    await daemon.start();
+    // Warm up with the same mix, so the baseline is the daemon's steady state (its heap
+    // grown to its working set, every code path compiled), then measure drift from it.
+    const warmUp = async (): Promise<void> => {
+      const mix = Array.from({ length: Math.min(100, Math.ceil(options.runs / 5)) }, pick);
+      await Promise.all(Array.from({ length: options.concurrency }, async () => {
+        for (let s = mix.pop(); s; s = mix.pop()) await runScenario(daemon, s);
+      }));
+      await idle();
+    };
+    await warmUp();
+    let pid = daemon.process.pid!;
+    const baseline = { rss: rss(pid), fds: fds(pid) };
+
+    // RSS at each tenth of the soak: a leak climbs steadily, a heap settling does not.
+    const rssSeries: number[] = [];
+    let next = 0;
+    let killedAt = options.killRestart ? Math.floor(options.runs / 2) : -1;
+    let restarting: Promise<void> | null = null;
+    const worker = async (): Promise<void> => {
+      while (next < plan.length) {
+        const index = next++;
+        if (index === killedAt) {
+          killedAt = -1;
+          restarting = (async () => {
+            // kill -9 in the middle of everything; in-flight requests fail, which is expected.
+            await daemon.stop('SIGKILL');
+            const stateBefore = JSON.parse(readFileSync(join(stateDir, 'schedules.json'), 'utf8'))['soak-tick'] as { runs: number };
+            await daemon.start();
+            pid = daemon.process.pid!;
+            rssSeries.length = 0; // a new process: its drift is measured from its own samples
+            if (!/removed what a previous renderer left behind/.test(daemon.log)) problems.push('after kill -9 the restarted daemon removed no leftovers');
+            await new Promise((r) => setTimeout(r, 2500));
+            const stateAfter = JSON.parse(readFileSync(join(stateDir, 'schedules.json'), 'utf8'))['soak-tick'] as { runs: number };
+            if (!(stateAfter.runs > stateBefore.runs)) problems.push(`the schedule did not resume from its state file (${stateBefore.runs} -> ${stateAfter.runs} runs)`);
+          })();
+          await restarting;
+          restarting = null;
+          continue;
+        }
+        if (restarting) await restarting;
+        const scenario = plan[index]!;
+        if (index % Math.max(1, Math.floor(plan.length / 10)) === 0 && daemon.exitCode === undefined) rssSeries.push(rss(daemon.process.pid!) / MIB);
+        const sample = await runScenario(daemon, scenario);
+        samples.push(sample);
+        if (sample.outcome !== scenario.expect && !(options.killRestart && sample.outcome.startsWith('client error')))
+          problems.push(`${scenario.name}: expected ${scenario.expect}, got ${sample.outcome}`);
+        if (daemon.exitCode !== undefined && !restarting) problems.push(`the daemon exited (${daemon.exitCode})`);
+      }
+    };
+    const started = performance.now();
+    await Promise.all(Array.from({ length: options.concurrency }, worker));
+    const seconds = (performance.now() - started) / 1000;
+
+    await idle();
+    if (daemon.exitCode !== undefined) throw new Error(`the daemon died during the soak (exit ${daemon.exitCode}); its log ends:\n${daemon.log.split('\n').slice(-25).join('\n')}`);
+    const after = { rss: rss(pid), fds: fds(pid) };
+    // Under concurrent load the heap grows once to its working set (seen: +40 MiB in the
+    // first tenth, then flat); a leak is growth after that, so drift is measured from the
+    // RSS at the first tenth of the soak (or from the idle baseline if there is none).
+    const steady = rssSeries[1] ?? baseline.rss / MIB;
+    const drift = after.rss / MIB - steady;
+    if (drift > 20) problems.push(`daemon RSS drifted by ${drift.toFixed(1)} MiB after reaching its working set (limit 20)`);
+    if (after.fds > baseline.fds) problems.push(`the daemon holds ${after.fds - baseline.fds} more fds than at the start (${baseline.fds} -> ${after.fds})`);
+    const partial = existsSync(scheduleOut) ? readdirSync(scheduleOut).filter((n) => n.endsWith('.tmp')) : [];
+    for (const line of daemon.log.split('\n')) if (/"level":(50|60)/.test(line) || /internal error/.test(line)) problems.push(`daemon logged: ${line.slice(0, 300)}`);
+
+    const code = await daemon.stop('SIGTERM');
+    if (code !== 0) problems.push(`the daemon exited with ${code} on SIGTERM`);
+    await new Promise((r) => setTimeout(r, 500));
+    const leftover = stepProcesses().filter((p) => !before.includes(p));
+    if (leftover.length) problems.push(`processes of the step user remain: ${leftover.join(', ')}`);
+    const cgroups = runCgroups();
+    if (cgroups.length) problems.push(`run cgroups remain: ${cgroups.slice(0, 5).join(', ')}`);
+    const runDirs = existsSync(join(stateDir, 'runs')) ? readdirSync(join(stateDir, 'runs')) : [];
+    if (runDirs.length) problems.push(`run directories remain: ${runDirs.length}`);
+    if (partial.length) problems.push(`half-written schedule outputs visible: ${partial.join(', ')}`);
+
+    const byScenario = new Map<string, Sample[]>();
+    for (const s of samples) byScenario.set(s.scenario, [...(byScenario.get(s.scenario) ?? []), s]);
+    const rows = SCENARIOS.filter((s) => byScenario.has(s.name)).map((s) => {
+      const list = byScenario.get(s.name)!;
+      const ms = list.map((x) => x.ms);
+      return `| ${s.name.padEnd(16)} | ${s.expect.padEnd(14)} | ${String(list.length).padStart(5)} | ${String(list.filter((x) => x.outcome === s.expect).length).padStart(8)} | ${percentile(ms, 50).toFixed(0).padStart(7)} | ${percentile(ms, 99).toFixed(0).padStart(7)} |`;
+    });
+    const leaks = [leftover.length, cgroups.length, runDirs.length, Math.max(0, after.fds - baseline.fds)].reduce((a, b) => a + b, 0);
+    const report = [
+      `soak: ${samples.length} runs in ${seconds.toFixed(1)} s at concurrency ${options.concurrency} (seed ${options.seed}${options.killRestart ? ', kill -9 and restart halfway' : ''})`,
+      '| scenario         | expected       |  runs | as meant | p50 ms  | p99 ms  |',
+      '|------------------|----------------|-------|----------|---------|---------|',
+      ...rows,
+      `daemon RSS: idle after warm-up ${(baseline.rss / MIB).toFixed(1)} MiB, at the first tenth ${steady.toFixed(1)}, at the end ${(after.rss / MIB).toFixed(1)} (drift ${drift.toFixed(1)} MiB, limit 20); fds ${baseline.fds} -> ${after.fds}`,
+      `daemon RSS during the soak, MiB: ${rssSeries.map((m) => m.toFixed(0)).join(' ')}`,
+      `leaks found: ${leaks} (step-user processes ${leftover.length}, run cgroups ${cgroups.length}, run directories ${runDirs.length}, extra fds ${Math.max(0, after.fds - baseline.fds)})`,
+      problems.length ? `PROBLEMS (${problems.length}):\n${[...new Set(problems)].slice(0, 30).map((p) => `  - ${p}`).join('\n')}` : 'no problem found',
+    ].join('\n');
+    return { ok: problems.length === 0, report };
+  } finally {
+    await daemon.stop('SIGKILL').catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: { runs: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '4' }, 'kill-restart': { type: 'boolean', default: false }, seed: { type: 'string', default: String(Date.now() % 100000) } },
+  });
+  const runs = Number(values.runs);
+  const concurrency = Number(values.concurrency);
+  if (!(runs > 0) || !(concurrency >= 1)) {
+    console.error('soak: --runs and --concurrency must be positive integers');
+    process.exit(2);
+  }
+  const { ok, report } = await soak({ runs, concurrency, killRestart: values['kill-restart'] ?? false, seed: Number(values.seed) });
+  console.log(report);
+  process.exit(ok ? 0 : 1);
+}
