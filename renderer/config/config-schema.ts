@@ -119,6 +119,8 @@ export const CONFIG_SCHEMA: Schema = {
         queueSize: { type: 'integer', minimum: 0, maximum: 100_000, default: 64 },
         queueTimeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000, default: 60_000 },
         bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 64 * MIB, default: 4 * MIB },
+        /** A request (headers and body) must arrive whole within this time. */
+        requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 60_000 },
         maxUploadBytes: { type: 'integer', minimum: 1024, maximum: 64 * GIB, default: 2 * GIB },
         tableTtlSeconds: { type: 'integer', minimum: 1, maximum: 30 * 86_400, default: 3600 },
         runHistory: { type: 'integer', minimum: 1, maximum: 100_000, default: 1000 },
@@ -204,6 +206,7 @@ export interface Config {
     queueSize: number;
     queueTimeoutMs: number;
     bodyLimitBytes: number;
+    requestTimeoutMs: number;
     maxUploadBytes: number;
     tableTtlSeconds: number;
     runHistory: number;

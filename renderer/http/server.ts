@@ -3,6 +3,7 @@
 // with a 4xx status for the caller's mistakes and 5xx only for the renderer's own.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
 import type { Readable } from 'node:stream';
 import { SchemaError, validate, type Schema } from '../config/schema.js';
 import { ERRORS, isRendererError, RendererError, type ErrorCode } from '../errors.js';
@@ -45,9 +46,12 @@ export function buildServer(daemon: Daemon): FastifyInstance {
     // One log line per run is ours to write; per-request lines would double them.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: server.bodyLimitBytes,
-    // Slow-loris protection: a request must arrive whole within this time.
-    requestTimeout: 120_000,
-    connectionTimeout: 120_000,
+    // Slow-loris protection: a request must arrive whole within this time (408 else).
+    // Only the request: a synchronous run may take as long as its timeoutMs to answer.
+    requestTimeout: server.requestTimeoutMs,
+    // Node checks that timeout only every connectionsCheckingInterval (30 s by default).
+    serverFactory: (handler) =>
+      createServer({ requestTimeout: server.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, server.requestTimeoutMs) }, handler),
     return503OnClosing: true,
     // Ids in URLs are checked by the routes; anything odd is a plain 404.
     routerOptions: { maxParamLength: 200 },

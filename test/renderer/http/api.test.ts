@@ -214,6 +214,28 @@ describe('HTTP API limits and access', { skip: !isRoot && 'needs root' }, () => 
     }
   });
 
+  it('a slow-loris body is cut off after requestTimeoutMs, starting nothing', async () => {
+    const d = await startDaemon({ server: { port: 0, requestTimeoutMs: 500 }, pool: { size: 0 } });
+    try {
+      const { connect } = await import('node:net');
+      const port = (d.daemon.server.server.address() as { port: number }).port;
+      const socket = connect(port, '127.0.0.1');
+      await new Promise((resolve) => socket.on('connect', resolve));
+      socket.write('POST /v1/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"step":');
+      const started = Date.now();
+      const drip = setInterval(() => socket.write(' '), 100);
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk));
+      await new Promise((resolve) => socket.on('close', resolve));
+      clearInterval(drip);
+      assert.ok(Date.now() - started < 5000, 'cut off, not left hanging');
+      assert.match(answer, /^HTTP\/1.1 408/);
+      assert.equal(d.daemon.executor.registry.recent(10).length, 0);
+    } finally {
+      await d.stop();
+    }
+  });
+
   it('listens on a unix socket', async () => {
     const { scratchDir } = await import('../../helpers.js');
     const dir = scratchDir();
