@@ -239,8 +239,20 @@ export async function soak(options: { runs: number; concurrency: number; killRes
     let pid = daemon.process.pid!;
     const baseline = { rss: rss(pid), fds: fds(pid) };
 
-    // RSS at each tenth of the soak: a leak climbs steadily, a heap settling does not.
-    const rssSeries: number[] = [];
+    // RSS sampled through the soak. Garbage collection makes it a sawtooth whose peaks
+    // depend on when V8 collects; a leak shows as a rising floor. So drift is the
+    // lowest RSS of the last quarter of the soak minus the lowest of its second quarter
+    // (the first is the heap growing to its working set).
+    const rssSeries: Array<{ at: number; mib: number }> = [];
+    const sampler = setInterval(() => {
+      if (daemon.exitCode === undefined && !restarting) {
+        try {
+          rssSeries.push({ at: performance.now(), mib: rss(daemon.process.pid!) / MIB });
+        } catch {
+          /* between processes */
+        }
+      }
+    }, 250);
     let next = 0;
     let killedAt = options.killRestart ? Math.floor(options.runs / 2) : -1;
     let restarting: Promise<void> | null = null;
@@ -267,7 +279,6 @@ export async function soak(options: { runs: number; concurrency: number; killRes
         }
         if (restarting) await restarting;
         const scenario = plan[index]!;
-        if (index % Math.max(1, Math.floor(plan.length / 10)) === 0 && daemon.exitCode === undefined) rssSeries.push(rss(daemon.process.pid!) / MIB);
         const sample = await runScenario(daemon, scenario);
         samples.push(sample);
         if (sample.outcome !== scenario.expect && !(options.killRestart && sample.outcome.startsWith('client error')))
@@ -278,17 +289,23 @@ export async function soak(options: { runs: number; concurrency: number; killRes
     const started = performance.now();
     await Promise.all(Array.from({ length: options.concurrency }, worker));
     const seconds = (performance.now() - started) / 1000;
+    clearInterval(sampler);
 
     await idle();
     if (daemon.exitCode !== undefined) throw new Error(`the daemon died during the soak (exit ${daemon.exitCode}); its log ends:\n${daemon.log.split('\n').slice(-25).join('\n')}`);
     const after = { rss: rss(pid), fds: fds(pid) };
-    // Under concurrent load the heap grows once to its working set (seen: +40 MiB in the
-    // first tenth, then flat); a leak is growth after that, so drift is measured from the
-    // RSS at the first tenth of the soak (or from the idle baseline if there is none).
-    const steady = rssSeries[1] ?? baseline.rss / MIB;
-    const drift = after.rss / MIB - steady;
-    if (drift > 20) problems.push(`daemon RSS drifted by ${drift.toFixed(1)} MiB after reaching its working set (limit 20)`);
-    if (after.fds > baseline.fds) problems.push(`the daemon holds ${after.fds - baseline.fds} more fds than at the start (${baseline.fds} -> ${after.fds})`);
+    const quarter = (q: number): number[] => {
+      const first = rssSeries[0]?.at ?? 0;
+      const span = (rssSeries[rssSeries.length - 1]?.at ?? 0) - first;
+      return rssSeries.filter((x) => x.at >= first + (q * span) / 4 && x.at <= first + ((q + 1) * span) / 4).map((x) => x.mib);
+    };
+    const floor = (xs: number[]): number => (xs.length ? Math.min(...xs) : NaN);
+    const early = floor(quarter(1));
+    const late = floor(quarter(3));
+    const drift = Number.isNaN(early - late) ? 0 : late - early;
+    if (drift > 20) problems.push(`daemon RSS floor rose by ${drift.toFixed(1)} MiB over the soak (limit 20)`);
+    if (after.fds > baseline.fds)
+      problems.push(`the daemon holds ${after.fds - baseline.fds} more fds than at the start (${baseline.fds} -> ${after.fds}): ${readdirSync(`/proc/${pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return '?'; } }).join(' ')}`);
     const partial = existsSync(scheduleOut) ? readdirSync(scheduleOut).filter((n) => n.endsWith('.tmp')) : [];
     for (const line of daemon.log.split('\n')) if (/"level":(50|60)/.test(line) || /internal error/.test(line)) problems.push(`daemon logged: ${line.slice(0, 300)}`);
 
@@ -316,8 +333,7 @@ export async function soak(options: { runs: number; concurrency: number; killRes
       '| scenario         | expected       |  runs | as meant | p50 ms  | p99 ms  |',
       '|------------------|----------------|-------|----------|---------|---------|',
       ...rows,
-      `daemon RSS: idle after warm-up ${(baseline.rss / MIB).toFixed(1)} MiB, at the first tenth ${steady.toFixed(1)}, at the end ${(after.rss / MIB).toFixed(1)} (drift ${drift.toFixed(1)} MiB, limit 20); fds ${baseline.fds} -> ${after.fds}`,
-      `daemon RSS during the soak, MiB: ${rssSeries.map((m) => m.toFixed(0)).join(' ')}`,
+      `daemon RSS: idle after warm-up ${(baseline.rss / MIB).toFixed(1)} MiB, at the end ${(after.rss / MIB).toFixed(1)}; floor of the 2nd quarter ${early.toFixed(1)}, of the 4th ${late.toFixed(1)} (drift ${drift.toFixed(1)} MiB, limit 20); peak ${Math.max(...rssSeries.map((x) => x.mib)).toFixed(1)}; fds ${baseline.fds} -> ${after.fds}`,
       `leaks found: ${leaks} (step-user processes ${leftover.length}, run cgroups ${cgroups.length}, run directories ${runDirs.length}, extra fds ${Math.max(0, after.fds - baseline.fds)})`,
       problems.length ? `PROBLEMS (${problems.length}):\n${[...new Set(problems)].slice(0, 30).map((p) => `  - ${p}`).join('\n')}` : 'no problem found',
     ].join('\n');

@@ -46,6 +46,7 @@ export class Admission {
 
   /** Throws QUEUE_FULL now, or waits for a slot; call the returned function once done. */
   async enter(signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) throw Object.assign(new Error('canceled before it was admitted'), { name: 'AbortError' });
     const release = (): void => {
       const next = this.queue.shift();
       if (next) next.admit();

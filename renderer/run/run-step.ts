@@ -111,6 +111,8 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
   let timer: NodeJS.Timeout | undefined;
   const onAbort = (): void => void child.kill('canceled');
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  // A cancel that came while the child was being acquired has fired already.
+  if (options.signal?.aborted) onAbort();
   let stats: CgroupStats | null = null;
   try {
     let wasReady = false;
