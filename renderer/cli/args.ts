@@ -2,7 +2,9 @@
 // with one line that names the flag, the value and what was expected; the CLI prints
 // it and exits 2 before anything is started.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { describeValue } from '../errors.js';
+import { MEMORY_MIB_SCHEMA, TIMEOUT_MS_SCHEMA, type Config } from '../config/config-schema.js';
+import { loadConfig } from '../config/load.js';
+import { describeValue, isRendererError } from '../errors.js';
 
 export class UsageError extends Error {}
 
@@ -22,4 +24,35 @@ export function integerFlag(name: string, value: string | undefined, min: number
   return Number(value);
 }
 
+/** The per-run limit flags shared by `run` and `sandbox`, checked against the config's ranges. */
+export function limitFlags(values: { 'timeout-ms'?: string | undefined; 'memory-mib'?: string | undefined }): { timeoutMs?: number; memoryMiB?: number } {
+  const out: { timeoutMs?: number; memoryMiB?: number } = {};
+  const timeoutMs = integerFlag('timeout-ms', values['timeout-ms'], TIMEOUT_MS_SCHEMA.minimum, TIMEOUT_MS_SCHEMA.maximum);
+  const memoryMiB = integerFlag('memory-mib', values['memory-mib'], MEMORY_MIB_SCHEMA.minimum, MEMORY_MIB_SCHEMA.maximum);
+  if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
+  if (memoryMiB !== undefined) out.memoryMiB = memoryMiB;
+  return out;
+}
+
 export const writeLine = (stream: NodeJS.WriteStream, text: string): void => void stream.write(`${text}\n`);
+
+/**
+ * Parses a subcommand's flags and loads its config; on a usage or config error prints
+ * one line ("renderer NAME: message") and returns null: the caller exits 2, having
+ * started nothing.
+ */
+export function parseOrReport<A extends { config?: string }>(
+  name: string,
+  parse: () => A,
+): { args: A; config: Readonly<Config> } | null {
+  try {
+    const args = parse();
+    return { args, config: loadConfig(args.config) };
+  } catch (error) {
+    if (error instanceof UsageError || isRendererError(error)) {
+      writeLine(process.stderr, `renderer ${name}: ${(error as Error).message}`);
+      return null;
+    }
+    throw error;
+  }
+}

@@ -4,13 +4,10 @@
 // Exit status: 0 ok, 1 step_error, 2 usage error (nothing started), 3 any other outcome.
 import { accessSync, closeSync, constants, openSync, readSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { MEMORY_MIB_SCHEMA, TIMEOUT_MS_SCHEMA } from '../config/config-schema.js';
-import { loadConfig } from '../config/load.js';
-import { isRendererError } from '../errors.js';
 import { exitStatusFor, type RunResult } from '../run/outcome.js';
 import { runStep } from '../run/run-step.js';
 import { Runner } from '../run/runner.js';
-import { integerFlag, parseFlags, UsageError, writeLine } from './args.js';
+import { limitFlags, parseFlags, parseOrReport, UsageError, writeLine } from './args.js';
 
 export const RUN_USAGE = `renderer run STEP_FILE [--input IN.arrow] [--output OUT.arrow] [--params JSON]
                       [--params-file FILE] [--timeout-ms N] [--memory-mib N] [--json] [--config FILE]`;
@@ -100,10 +97,7 @@ export function parseRunArgs(argv: string[]): RunArgs {
     }
   }
   const args: RunArgs = { step, input: values.input ?? null, output: values.output ?? null, paramsJson, json: values.json ?? false };
-  const timeoutMs = integerFlag('timeout-ms', values['timeout-ms'], TIMEOUT_MS_SCHEMA.minimum, TIMEOUT_MS_SCHEMA.maximum);
-  const memoryMiB = integerFlag('memory-mib', values['memory-mib'], MEMORY_MIB_SCHEMA.minimum, MEMORY_MIB_SCHEMA.maximum);
-  if (timeoutMs !== undefined) args.timeoutMs = timeoutMs;
-  if (memoryMiB !== undefined) args.memoryMiB = memoryMiB;
+  Object.assign(args, limitFlags(values));
   if (values.config !== undefined) args.config = values.config;
   return args;
 }
@@ -130,18 +124,9 @@ export function humanSummary(result: RunResult): string {
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
-  let args: RunArgs;
-  let config;
-  try {
-    args = parseRunArgs(argv);
-    config = loadConfig(args.config);
-  } catch (error) {
-    if (error instanceof UsageError || isRendererError(error)) {
-      writeLine(process.stderr, `renderer run: ${(error as Error).message}`);
-      return 2;
-    }
-    throw error;
-  }
+  const parsed = parseOrReport('run', () => parseRunArgs(argv));
+  if (!parsed) return 2;
+  const { args, config } = parsed;
   const runner = await Runner.create(config, { warn: (message) => writeLine(process.stderr, `renderer: ${message}`) });
   const controller = new AbortController();
   const cancel = (): void => controller.abort();

@@ -7,15 +7,12 @@
 // command's, 128+N for signal N; 125 when the sandbox cannot be set up.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { MEMORY_MIB_SCHEMA, TIMEOUT_MS_SCHEMA } from '../config/config-schema.js';
-import { loadConfig } from '../config/load.js';
-import { isRendererError } from '../errors.js';
 import { createRunDir, removeRunDir, SANDBOX_IN, SANDBOX_OUT } from '../run/run-dir.js';
 import { newChildId } from '../run/owner.js';
 import { Runner } from '../run/runner.js';
 import { resolveCommand } from '../sandbox/host.js';
 import { launch, signalNumber } from '../sandbox/launch.js';
-import { integerFlag, parseFlags, UsageError, writeLine } from './args.js';
+import { limitFlags, parseFlags, parseOrReport, UsageError, writeLine } from './args.js';
 
 export const EXIT_SANDBOX_FAILED = 125;
 
@@ -47,27 +44,15 @@ export function parseSandboxArgs(argv: string[]): SandboxArgs {
     return absolute;
   });
   const args: SandboxArgs = { command: [resolved, ...command.slice(1)], binds };
-  const timeoutMs = integerFlag('timeout-ms', values['timeout-ms'], TIMEOUT_MS_SCHEMA.minimum, TIMEOUT_MS_SCHEMA.maximum);
-  const memoryMiB = integerFlag('memory-mib', values['memory-mib'], MEMORY_MIB_SCHEMA.minimum, MEMORY_MIB_SCHEMA.maximum);
-  if (timeoutMs !== undefined) args.timeoutMs = timeoutMs;
-  if (memoryMiB !== undefined) args.memoryMiB = memoryMiB;
+  Object.assign(args, limitFlags(values));
   if (values.config !== undefined) args.config = values.config;
   return args;
 }
 
 export async function sandboxCommand(argv: string[]): Promise<number> {
-  let args: SandboxArgs;
-  let config;
-  try {
-    args = parseSandboxArgs(argv);
-    config = loadConfig(args.config);
-  } catch (error) {
-    if (error instanceof UsageError || isRendererError(error)) {
-      writeLine(process.stderr, `renderer sandbox: ${(error as Error).message}`);
-      return 2;
-    }
-    throw error;
-  }
+  const parsed = parseOrReport('sandbox', () => parseSandboxArgs(argv));
+  if (!parsed) return 2;
+  const { args, config } = parsed;
   const say = (message: string): void => writeLine(process.stderr, `renderer sandbox: ${message}`);
   const runner = await Runner.create(config, { warn: say });
   if (!runner.sandbox) {

@@ -4,7 +4,7 @@
 // example steps and data, loopback, a demo schedule). The token comes from the config
 // or the RENDERER_TOKEN environment variable, never from a flag (flags show in ps).
 import { EMBEDDED_CONFIG } from '../config/default-config.js';
-import { configFrom, loadConfig } from '../config/load.js';
+import { configFrom, loadConfig, mergeDeep } from '../config/load.js';
 import { isRendererError } from '../errors.js';
 import { Daemon } from '../daemon/daemon.js';
 import { integerFlag, parseFlags, UsageError, writeLine } from './args.js';
@@ -31,7 +31,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (values['steps-dir'] !== undefined) overrides.stepsDir = values['steps-dir'];
     if (values['data-root'] !== undefined) overrides.dataRoot = values['data-root'];
     if (values['state-dir'] !== undefined) overrides.stateDir = values['state-dir'];
-    config = values.config ? loadConfig(values.config, overrides) : configFrom(merge(EMBEDDED_CONFIG, overrides), 'embedded config');
+    config = values.config ? loadConfig(values.config, overrides) : configFrom(mergeDeep(EMBEDDED_CONFIG, overrides), 'embedded config');
   } catch (error) {
     if (error instanceof UsageError || isRendererError(error)) {
       writeLine(process.stderr, `renderer serve: ${(error as Error).message}`);
@@ -63,16 +63,4 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
-}
-
-function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(over)) {
-    const current = out[key];
-    out[key] =
-      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
-        ? merge(current as Record<string, unknown>, value as Record<string, unknown>)
-        : value;
-  }
-  return out;
 }

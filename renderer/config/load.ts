@@ -55,7 +55,7 @@ export function loadConfig(file?: string, overrides: Record<string, unknown> = {
 }
 
 /** Overrides (from flags) win over the file, key by key for nested objects. */
-function mergeDeep(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+export function mergeDeep(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
     if (value === undefined) continue;

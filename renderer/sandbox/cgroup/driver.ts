@@ -60,6 +60,24 @@ async function readNumber(fs: CgroupFs, path: string): Promise<number | null> {
 /** The cgroup was removed under us (ENOENT, ENODEV): nothing is left in it to kill. */
 const gone = (error: unknown): boolean => ['ENOENT', 'ENODEV'].includes((error as NodeJS.ErrnoException).code ?? '');
 
+/** The processes of a cgroup directory; none once it is gone. */
+const pidsIn = (fs: CgroupFs, dir: string) => async (): Promise<number[]> => {
+  try {
+    return parsePids(await fs.read(join(dir, 'cgroup.procs')));
+  } catch {
+    return [];
+  }
+};
+
+/** rmdir that treats "already gone" as done. */
+async function removeDir(fs: CgroupFs, dir: string): Promise<void> {
+  try {
+    await fs.rmdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
 function killPids(pids: readonly number[]): void {
   for (const pid of pids) {
     try {
@@ -99,13 +117,7 @@ export function v1Driver(layout: V1Layout, fs: CgroupFs, parentName = 'renderer'
 
   function handle(name: string, dirs: Record<string, string>): RunCgroup {
     const memory = dirs.memory!;
-    const pids = async (): Promise<number[]> => {
-      try {
-        return parsePids(await fs.read(join(memory, 'cgroup.procs')));
-      } catch {
-        return [];
-      }
-    };
+    const pids = pidsIn(fs, memory);
     return {
       name,
       procsFiles: [...new Set(Object.values(dirs))].map((dir) => join(dir, 'cgroup.procs')),
@@ -145,13 +157,7 @@ export function v1Driver(layout: V1Layout, fs: CgroupFs, parentName = 'renderer'
         await waitUntilEmpty(pids, killPids);
       },
       async remove() {
-        for (const dir of new Set(Object.values(dirs))) {
-          try {
-            await fs.rmdir(dir);
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-          }
-        }
+        for (const dir of new Set(Object.values(dirs))) await removeDir(fs, dir);
       },
     };
   }
@@ -202,13 +208,7 @@ export function v1Driver(layout: V1Layout, fs: CgroupFs, parentName = 'renderer'
 export function v2Driver(base: string, fs: CgroupFs, controllers: readonly string[]): CgroupDriver {
   function handle(name: string): RunCgroup {
     const dir = join(base, name);
-    const pids = async (): Promise<number[]> => {
-      try {
-        return parsePids(await fs.read(join(dir, 'cgroup.procs')));
-      } catch {
-        return [];
-      }
-    };
+    const pids = pidsIn(fs, dir);
     return {
       name,
       procsFiles: [join(dir, 'cgroup.procs')],
@@ -244,13 +244,7 @@ export function v2Driver(base: string, fs: CgroupFs, controllers: readonly strin
         }
         await waitUntilEmpty(pids, killPids);
       },
-      async remove() {
-        try {
-          await fs.rmdir(dir);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-        }
-      },
+      remove: () => removeDir(fs, dir),
     };
   }
 
