@@ -1,0 +1,54 @@
+# syntax=docker/dockerfile:1
+# The renderer daemon. Build: docker build -t renderer .
+# Run (the container must allow bwrap's user namespaces and give a writable cgroup v2):
+#   docker run -p 8080:8080 -e RENDERER_TOKEN=$(openssl rand -hex 24) \
+#     --cgroupns=private \
+#     --security-opt seccomp=unconfined \
+#     --security-opt apparmor=unconfined \
+#     -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+#     renderer
+# Why each option:
+#   seccomp=unconfined   Docker's default profile refuses unshare(CLONE_NEWUSER) and
+#                        clone with namespace flags to a process without CAP_SYS_ADMIN;
+#                        bwrap needs them. (A custom profile allowing them works too.)
+#                        Every step still gets the renderer's own, much stricter filter.
+#   apparmor=unconfined  Ubuntu 23.10+ hosts restrict unprivileged user namespaces
+#                        (kernel.apparmor_restrict_unprivileged_userns=1) unless allowed.
+#   cgroupns=private +   a cgroup v2 tree the entrypoint may write, to delegate a subtree
+#   /sys/fs/cgroup rw    to the renderer (per-run memory and pids limits, OOM detection).
+#                        Without it runs end as sandbox_error (requireCgroups); prefer the
+#                        systemd unit in deploy/systemd on a host where that is a concern.
+# `renderer doctor` inside the container says what is missing.
+
+FROM node:20-bookworm-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/renderer
+COPY package.json package-lock.json binding.gyp ./
+COPY native ./native
+# npm ci runs the package's install script: node-gyp builds native/ (no prebuilt download).
+RUN npm ci --no-audit --no-fund
+COPY . .
+# The V8 start-up snapshot is built here, for this image's node.
+RUN npm run build && npm prune --omit=dev && rm -rf build/Release/obj.target build/Release/.deps
+
+FROM node:20-bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap libcap2-bin tini \
+    && rm -rf /var/lib/apt/lists/*
+# The renderer runs as `renderer`; steps as `renderer-step`, a user that owns nothing.
+RUN groupadd --system renderer && useradd --system --gid renderer --home-dir /var/lib/renderer renderer \
+    && groupadd --system --gid 60000 renderer-step \
+    && useradd --system --uid 60000 --gid 60000 --no-create-home --shell /usr/sbin/nologin renderer-step \
+    && install -d -o renderer -g renderer -m 0711 /var/lib/renderer
+COPY --from=build /opt/renderer /opt/renderer
+COPY deploy/docker/config.json /etc/renderer/config.json
+COPY deploy/docker/entrypoint.sh /usr/local/bin/renderer-entrypoint
+# The one privileged piece: the launcher may switch to the step user (it refuses uid 0),
+# and only the renderer's group may run it. Everything else runs unprivileged.
+RUN chown root:renderer /opt/renderer/build/Release/renderer-launcher \
+    && chmod 0750 /opt/renderer/build/Release/renderer-launcher \
+    && setcap cap_setuid,cap_setgid+ep /opt/renderer/build/Release/renderer-launcher \
+    && chmod -R a-w /opt/renderer
+EXPOSE 8080
+HEALTHCHECK CMD node -e "fetch('http://127.0.0.1:8080/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+ENTRYPOINT ["tini", "--", "renderer-entrypoint"]
+CMD ["serve", "--config", "/etc/renderer/config.json"]
