@@ -1,7 +1,7 @@
 // Shared by the tests: run the real CLI, build Arrow files, make scratch directories
 // the unprivileged step user can reach, compile C probes.
 import * as arrow from 'apache-arrow';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../renderer/paths.js';
@@ -32,6 +32,19 @@ export function cli(args: readonly string[], options: { timeoutMs?: number; inpu
   });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Like cli(), without blocking this process (needed when it hosts the daemon). */
+export function cliAsync(args: readonly string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 /** `renderer run STEP --json ...`, parsed; asserts exactly one JSON object on stdout. */

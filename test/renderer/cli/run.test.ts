@@ -144,6 +144,21 @@ describe('renderer run: outcomes', () => {
   });
 });
 
+describe('renderer run: without the start-up snapshot', () => {
+  it('the plain bundle path still works (useSnapshot: false)', () => {
+    const dir = scratchDir();
+    try {
+      const config = join(dir.path, 'config.json');
+      writeFileSync(config, JSON.stringify({ sandbox: { useSnapshot: false } }));
+      const { result } = runJson(step('ok-sum'), ['--config', config]);
+      assert.equal(result.outcome, 'ok', result.error ?? '');
+      assert.deepEqual(result.json, { total: 0, rows: 0 });
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
 describe('renderer run: logs', () => {
   it('200 MB of stdout/stderr spam: outcome ok, a 64 KiB tail that ends with the last line', () => {
     const { result } = runJson(step('spam'), ['--params', '{"megabytes":200}']);

@@ -214,6 +214,16 @@ describe('sandbox isolation (JS attack steps through renderer run)', { skip: !is
     assert.match(r.uid!, /^65534:65534:/);
   });
 
+  it('no inherited fd reaches user code: above the result pipe, only what Node opened itself', () => {
+    const fds = JSON.parse(attack([['fds']], noPermissionModel).fds!) as Record<string, string>;
+    for (const fd of ['0', '1', '2', '3']) assert.match(fds[fd] ?? '', /^socket:/, `fd ${fd} is the renderer's pipe`);
+    for (const [fd, target] of Object.entries(fds)) {
+      if (Number(fd) <= 3) continue;
+      // Node's own epoll, eventfds and wake-up pipes, and the directory being listed.
+      assert.match(target, /^(anon_inode:\[(eventpoll|eventfd|timerfd)\]|pipe:\[\d+\]|\/proc\/\d+\/fd)$/, `fd ${fd} -> ${target}`);
+    }
+  });
+
   it('the OS layers hold even without Node\'s permission model', () => {
     const r = attack(
       [
