@@ -16,8 +16,6 @@ export const ERRORS = {
   RENDERER_ERR_USAGE: { status: 400, hint: 'Run `renderer --help` for the commands and flags.' },
   RENDERER_ERR_INPUT_UNREADABLE: { status: 400, hint: 'Pass an Arrow IPC file the renderer can read.' },
   RENDERER_ERR_PARAMS_INVALID: { status: 400, hint: 'Params must be one JSON value, e.g. {"column": "a"}.' },
-  RENDERER_ERR_STEP_UNREADABLE: { status: 400, hint: 'Pass the path of an ES module that exports render().' },
-  RENDERER_ERR_OUTPUT_DESTINATION: { status: 400, hint: 'Choose an output path in an existing, writable directory.' },
   RENDERER_ERR_CONFIG_INVALID: { status: 500, hint: 'Fix the configuration file; see docs/config.md.' },
   RENDERER_ERR_SANDBOX_UNAVAILABLE: { status: 503, hint: 'Run `renderer doctor` to see what this host lacks.' },
   RENDERER_ERR_STATE_DIR: { status: 500, hint: 'The state directory must be owned by the renderer and not writable by others.' },

@@ -4,9 +4,15 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { MEMORY_MIB_SCHEMA, TIMEOUT_MS_SCHEMA, type Config } from '../config/config-schema.js';
 import { loadConfig } from '../config/load.js';
-import { describeValue, isRendererError } from '../errors.js';
+import { describeValue, isRendererError, RendererError } from '../errors.js';
 
-export class UsageError extends Error {}
+/** A bad flag or argument: the CLI prints it on one line and exits 2. */
+export class UsageError extends RendererError {
+  constructor(message: string) {
+    super('RENDERER_ERR_USAGE', message);
+    this.name = 'UsageError';
+  }
+}
 
 export function parseFlags<const T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
   try {
@@ -49,8 +55,8 @@ export function parseOrReport<A extends { config?: string }>(
     const args = parse();
     return { args, config: loadConfig(args.config) };
   } catch (error) {
-    if (error instanceof UsageError || isRendererError(error)) {
-      writeLine(process.stderr, `renderer ${name}: ${(error as Error).message}`);
+    if (isRendererError(error)) {
+      writeLine(process.stderr, `renderer ${name}: ${error.message}`);
       return null;
     }
     throw error;
