@@ -83,6 +83,20 @@ function stage(child: StepChild, options: RunStepOptions): void {
   }
 }
 
+/** Waits for the child's ready message; false if it exits or takes too long first. */
+async function becameReady(child: StepChild): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      child.ready.then(() => true, () => false),
+      child.process.exited.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STARTUP_TIMEOUT_MS))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function sandboxMessages(logs: string): string {
   return logs
     .split('\n')
@@ -115,15 +129,14 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
   if (options.signal?.aborted) onAbort();
   let stats: CgroupStats | null = null;
   try {
-    let wasReady = false;
+    let staged = true;
     try {
       stage(child, options);
-      await Promise.race([
-        child.ready,
-        new Promise((_, reject) => setTimeout(() => reject(new Error('startup timeout')), STARTUP_TIMEOUT_MS).unref()),
-        child.process.exited.then(() => Promise.reject(new Error('exited before ready'))),
-      ]);
-      wasReady = true;
+    } catch (error) {
+      staged = false;
+      result.error = `the run could not be prepared: ${(error as Error).message}`;
+    }
+    if (staged && (await becameReady(child))) {
       child.dispatch({
         runId,
         stepPath: `${SANDBOX_IN}/${STEP_FILE}`,
@@ -132,12 +145,9 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
       });
       timer = setTimeout(() => void child.kill('timeout'), limits.timeoutMs);
       options.onDispatch?.(child);
-    } catch (error) {
-      if (!wasReady && !child.killedFor) await child.kill('startup');
-      if (!(error instanceof Error) || !/startup timeout|exited before ready|result pipe/.test(error.message)) {
-        // Staging failed: the step never got its files.
-        result.error = `the run could not be prepared: ${(error as Error).message}`;
-      }
+    } else if (!child.killedFor) {
+      // Not dispatched: no user code ran. classify() reports why (sandbox_error).
+      await child.kill('startup');
     }
 
     const exit = await child.process.exited;
