@@ -296,6 +296,11 @@ export async function soak(options: { runs: number; concurrency: number; killRes
             await new Promise((r) => setTimeout(r, 2500));
             const stateAfter = JSON.parse(readFileSync(join(stateDir, 'schedules.json'), 'utf8'))['soak-tick'] as { runs: number };
             if (!(stateAfter.runs > stateBefore.runs)) problems.push(`the schedule did not resume from its state file (${stateBefore.runs} -> ${stateAfter.runs} runs)`);
+            // A new process: its fds are compared with its own count at rest (the other
+            // workers wait for this block, so rest comes).
+            await warmUp();
+            baseline.fds = await restingFds(pid);
+            baseline.rss = rss(pid);
           })();
           await restarting;
           restarting = null;
