@@ -10,7 +10,7 @@ import { mapFile } from '../renderer/arrow/mapped-file.js';
 import { configFrom } from '../renderer/config/load.js';
 import { runStep } from '../renderer/run/run-step.js';
 import { Runner } from '../renderer/run/runner.js';
-import { fmt, median, mib, table } from './stats.js';
+import { median, mib, table } from './stats.js';
 
 const SUM = `
   let sum = 0;

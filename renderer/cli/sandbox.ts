@@ -82,7 +82,7 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
       timedOut = true;
       void child.kill();
     }, limits.timeoutMs);
-    const forward = (signal: NodeJS.Signals): void => void child.kill();
+    const forward = (): void => void child.kill();
     process.once('SIGINT', forward);
     process.once('SIGTERM', forward);
     const exit = await child.exited;
