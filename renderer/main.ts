@@ -4,11 +4,14 @@ import { writeLine } from './cli/args.js';
 
 const USAGE = `usage:
   renderer run STEP_FILE [--input IN.arrow] [--output OUT.arrow] [--params JSON]
-                         [--params-file FILE] [--timeout-ms N] [--memory-mib N] [--json]
-  renderer sandbox [--timeout-ms N] [--memory-mib N] [--bind-ro PATH]... -- COMMAND [ARGS...]
+                         [--params-file FILE] [--timeout-ms N] [--memory-mib N] [--json] [--config FILE]
+  renderer sandbox [--timeout-ms N] [--memory-mib N] [--bind-ro PATH]... [--config FILE] -- COMMAND [ARGS...]
   renderer serve [--config FILE] [--host H] [--port P] [--socket PATH] [--steps-dir DIR] [--data-root DIR]
-  renderer doctor [--json]
-  renderer status [--url URL] [--socket PATH] [--token TOKEN] [--json] [--watch]
+                 [--state-dir DIR]
+  renderer doctor [--json] [--config FILE]
+  renderer status [--url URL | --socket PATH] [--json] [--watch]
+
+A token the daemon requires comes from RENDERER_TOKEN, never a flag (flags show in ps).
 
 Exit status of run: 0 ok, 1 step_error, 2 usage error, 3 any other outcome.
 Docs: README.md (contract), docs/config.md, docs/errors.md.`;

@@ -43,17 +43,13 @@ export function limitFlags(values: { 'timeout-ms'?: string | undefined; 'memory-
 export const writeLine = (stream: NodeJS.WriteStream, text: string): void => void stream.write(`${text}\n`);
 
 /**
- * Parses a subcommand's flags and loads its config; on a usage or config error prints
- * one line ("renderer NAME: message") and returns null: the caller exits 2, having
- * started nothing.
+ * Runs `work` (parsing flags, loading config); on a usage or config error prints one
+ * line ("renderer NAME: message") and returns null: the caller exits 2, having started
+ * nothing.
  */
-export function parseOrReport<A extends { config?: string }>(
-  name: string,
-  parse: () => A,
-): { args: A; config: Readonly<Config> } | null {
+export function reportUsage<T>(name: string, work: () => T): T | null {
   try {
-    const args = parse();
-    return { args, config: loadConfig(args.config) };
+    return work();
   } catch (error) {
     if (isRendererError(error)) {
       writeLine(process.stderr, `renderer ${name}: ${error.message}`);
@@ -61,4 +57,15 @@ export function parseOrReport<A extends { config?: string }>(
     }
     throw error;
   }
+}
+
+/** Parses a subcommand's flags and loads the config they name, through reportUsage. */
+export function parseOrReport<A extends { config?: string }>(
+  name: string,
+  parse: () => A,
+): { args: A; config: Readonly<Config> } | null {
+  return reportUsage(name, () => {
+    const args = parse();
+    return { args, config: loadConfig(args.config) };
+  });
 }

@@ -3,14 +3,13 @@
 // a run would end as sandbox_error before any run does. Exit 0 when steps can run.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { loadConfig } from '../config/load.js';
-import { isRendererError } from '../errors.js';
+import type { Config } from '../config/config-schema.js';
 import { LAUNCHER_PATH } from '../paths.js';
 import { runStep } from '../run/run-step.js';
 import { Runner } from '../run/runner.js';
 import { detectCgroups, favorsDynamicModifications } from '../sandbox/cgroup/detect.js';
 import { isExecutable } from '../sandbox/host.js';
-import { parseFlags, UsageError, writeLine } from './args.js';
+import { parseFlags, parseOrReport, UsageError, writeLine } from './args.js';
 
 export interface Check {
   name: string;
@@ -29,8 +28,7 @@ const readText = (path: string): string | null => {
   }
 };
 
-export async function hostChecks(configFile?: string): Promise<Check[]> {
-  const config = loadConfig(configFile);
+export async function hostChecks(config: Readonly<Config>): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (check: Check): void => void checks.push(check);
 
@@ -144,27 +142,15 @@ export async function hostChecks(configFile?: string): Promise<Check[]> {
 }
 
 export async function doctorCommand(argv: string[]): Promise<number> {
-  let json = false;
-  let config: string | undefined;
-  try {
+  const parsed = parseOrReport('doctor', () => {
     const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' }, config: { type: 'string' } });
     if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
-    json = values.json ?? false;
-    config = values.config;
-  } catch (error) {
-    writeLine(process.stderr, `renderer doctor: ${(error as Error).message}`);
-    return 2;
-  }
-  let checks: Check[];
-  try {
-    checks = await hostChecks(config);
-  } catch (error) {
-    if (!isRendererError(error)) throw error;
-    writeLine(process.stderr, `renderer doctor: ${error.message}`);
-    return 2;
-  }
+    return values;
+  });
+  if (!parsed) return 2;
+  const checks = await hostChecks(parsed.config);
   const healthy = checks.every((c) => c.ok || !c.required);
-  if (json) writeLine(process.stdout, JSON.stringify({ healthy, checks }));
+  if (parsed.args.json) writeLine(process.stdout, JSON.stringify({ healthy, checks }));
   else {
     for (const c of checks)
       writeLine(process.stdout, `${c.ok ? 'ok  ' : c.required ? 'FAIL' : 'warn'}  ${c.name.padEnd(16)} ${c.detail}${!c.ok && c.fix ? `\n                       fix: ${c.fix}` : ''}`);

@@ -3,42 +3,40 @@
 // Flags override the config file; with no config at all: the embedded one (bundled
 // example steps and data, loopback, a demo schedule). The token comes from the config
 // or the RENDERER_TOKEN environment variable, never from a flag (flags show in ps).
+import type { Config } from '../config/config-schema.js';
 import { EMBEDDED_CONFIG } from '../config/default-config.js';
 import { configFrom, loadConfig, mergeDeep } from '../config/load.js';
 import { isRendererError } from '../errors.js';
 import { Daemon } from '../daemon/daemon.js';
-import { integerFlag, parseFlags, UsageError, writeLine } from './args.js';
+import { integerFlag, parseFlags, reportUsage, UsageError, writeLine } from './args.js';
+
+/** The config `renderer serve` runs with: a file's or the embedded one, flags on top. */
+function serveConfig(argv: string[]): Readonly<Config> {
+  const { values, positionals } = parseFlags(argv, {
+    config: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    socket: { type: 'string' },
+    'steps-dir': { type: 'string' },
+    'data-root': { type: 'string' },
+    'state-dir': { type: 'string' },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const server: Record<string, unknown> = {};
+  if (values.host !== undefined) server.host = values.host;
+  if (values.port !== undefined) server.port = integerFlag('port', values.port, 0, 65535);
+  if (values.socket !== undefined) server.socket = values.socket;
+  if (process.env.RENDERER_TOKEN) server.token = process.env.RENDERER_TOKEN;
+  const overrides: Record<string, unknown> = { server };
+  if (values['steps-dir'] !== undefined) overrides.stepsDir = values['steps-dir'];
+  if (values['data-root'] !== undefined) overrides.dataRoot = values['data-root'];
+  if (values['state-dir'] !== undefined) overrides.stateDir = values['state-dir'];
+  return values.config ? loadConfig(values.config, overrides) : configFrom(mergeDeep(EMBEDDED_CONFIG, overrides), 'embedded config');
+}
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  let config;
-  try {
-    const { values, positionals } = parseFlags(argv, {
-      config: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      socket: { type: 'string' },
-      'steps-dir': { type: 'string' },
-      'data-root': { type: 'string' },
-      'state-dir': { type: 'string' },
-    });
-    if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
-    const server: Record<string, unknown> = {};
-    if (values.host !== undefined) server.host = values.host;
-    if (values.port !== undefined) server.port = integerFlag('port', values.port, 0, 65535);
-    if (values.socket !== undefined) server.socket = values.socket;
-    if (process.env.RENDERER_TOKEN) server.token = process.env.RENDERER_TOKEN;
-    const overrides: Record<string, unknown> = { server };
-    if (values['steps-dir'] !== undefined) overrides.stepsDir = values['steps-dir'];
-    if (values['data-root'] !== undefined) overrides.dataRoot = values['data-root'];
-    if (values['state-dir'] !== undefined) overrides.stateDir = values['state-dir'];
-    config = values.config ? loadConfig(values.config, overrides) : configFrom(mergeDeep(EMBEDDED_CONFIG, overrides), 'embedded config');
-  } catch (error) {
-    if (error instanceof UsageError || isRendererError(error)) {
-      writeLine(process.stderr, `renderer serve: ${(error as Error).message}`);
-      return 2;
-    }
-    throw error;
-  }
+  const config = reportUsage('serve', () => serveConfig(argv));
+  if (!config) return 2;
 
   let daemon: Daemon;
   try {

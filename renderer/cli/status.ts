@@ -3,7 +3,7 @@
 // counts, recent runs, schedules. The token, if the daemon needs one, comes from
 // RENDERER_TOKEN. Exit 1 when the daemon cannot be reached.
 import { request } from 'node:http';
-import { parseFlags, UsageError, writeLine } from './args.js';
+import { parseFlags, reportUsage, UsageError, writeLine } from './args.js';
 
 interface Status {
   uptimeSeconds: number;
@@ -75,17 +75,14 @@ export function formatStatus(status: Status, where: string): string {
 }
 
 export async function statusCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
+  const values = reportUsage('status', () => {
     const parsed = parseFlags(argv, { url: { type: 'string' }, socket: { type: 'string' }, json: { type: 'boolean' }, watch: { type: 'boolean' } });
     if (parsed.positionals.length) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`);
     if (parsed.values.url && parsed.values.socket) throw new UsageError('pass either --url or --socket, not both');
-    if (parsed.values.url) new URL(parsed.values.url);
-    values = parsed.values;
-  } catch (error) {
-    writeLine(process.stderr, `renderer status: ${(error as Error).message}`);
-    return 2;
-  }
+    if (parsed.values.url && !URL.canParse(parsed.values.url)) throw new UsageError(`--url ${parsed.values.url} is not a URL (e.g. http://127.0.0.1:8080)`);
+    return parsed.values;
+  });
+  if (!values) return 2;
   const target = { ...(values.url ? { url: values.url } : {}), ...(values.socket ? { socket: values.socket } : {}) };
   const where = values.socket ?? values.url ?? 'http://127.0.0.1:8080';
   for (;;) {
