@@ -1,0 +1,61 @@
+// `renderer doctor`: healthy on this host (every layer, end to end), and a host that
+// lacks bubblewrap is named as such, with the fix, and fails the doctor.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { cli, isRoot, scratchDir } from '../../helpers.js';
+
+interface Report {
+  healthy: boolean;
+  checks: Array<{ name: string; ok: boolean; required: boolean; detail: string; fix?: string }>;
+}
+
+function doctor(config: Record<string, unknown>): { status: number | null; report: Report; stderr: string } {
+  const dir = scratchDir('renderer-doctor-');
+  try {
+    const file = join(dir.path, 'config.json');
+    writeFileSync(file, JSON.stringify({ stateDir: join(dir.path, 'state'), ...config }));
+    const r = cli(['doctor', '--json', '--config', file]);
+    return { status: r.status, report: JSON.parse(r.stdout) as Report, stderr: r.stderr };
+  } finally {
+    dir.remove();
+  }
+}
+
+const check = (report: Report, name: string) => report.checks.find((c) => c.name === name);
+
+describe('renderer doctor', { skip: !isRoot && 'needs root (CI runs as root)' }, () => {
+  it('on this host: healthy, exit 0, a trivial step runs through every layer', () => {
+    const { status, report, stderr } = doctor({});
+    assert.equal(status, 0, stderr);
+    assert.equal(report.healthy, true);
+    for (const name of ['platform', 'bubblewrap', 'user namespaces', 'seccomp', 'cgroups', 'native helpers'])
+      assert.equal(check(report, name)?.ok, true, `${name}: ${check(report, name)?.detail}`);
+    assert.match(check(report, 'trivial step')?.detail ?? '', /^ok in \d+ ms/);
+  });
+
+  it('without bubblewrap: FAIL naming it and the fix, the sandbox unavailable, exit 1', () => {
+    const { status, report } = doctor({ sandbox: { bwrapPath: '/nonexistent/bwrap' } });
+    assert.equal(status, 1);
+    assert.equal(report.healthy, false);
+    const bwrap = check(report, 'bubblewrap');
+    assert.equal(bwrap?.ok, false);
+    assert.match(bwrap?.detail ?? '', /\/nonexistent\/bwrap missing/);
+    assert.equal(bwrap?.fix, 'apt-get install bubblewrap');
+    assert.equal(check(report, 'sandbox')?.ok, false);
+    assert.equal(check(report, 'trivial step'), undefined, 'no step runs without a sandbox');
+  });
+});
+
+describe('renderer doctor flags', () => {
+  it('a bad flag or an unreadable config: one line, exit 2', () => {
+    const bad = cli(['doctor', '--bogus']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^renderer doctor: Unknown option '--bogus'/);
+    const missing = cli(['doctor', '--config', '/nonexistent/renderer.json']);
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /^renderer doctor: cannot read config file \/nonexistent\/renderer.json/);
+    assert.equal(missing.stdout, '');
+  });
+});
