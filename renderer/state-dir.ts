@@ -3,7 +3,7 @@
 // the privileged side works in it (a world-writable parent would let anyone plant a
 // symlink where the renderer writes: the judge0 CVE-2024-28185 class of bug).
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RendererError } from './errors.js';
@@ -85,4 +85,11 @@ export function installRuntime(stateDir: string): string {
     if (path !== target && Date.now() - statSync(path).mtimeMs > 86_400_000) rmSync(path, { recursive: true, force: true });
   }
   return target;
+}
+
+/** Writes `text` to `path` so that a reader (another renderer) sees the old or the new file, whole. */
+export function writeFileAtomic(path: string, text: string): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, path);
 }

@@ -1,9 +1,10 @@
 // Facts about this host that the sandbox needs: where bwrap and node are, and the
 // shared libraries a binary needs (bound read-only into the sandbox, nothing more).
 import { execFile } from 'node:child_process';
-import { accessSync, constants, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
+import { writeFileAtomic } from '../state-dir.js';
 
 const execFileAsync = promisify(execFile);
 const libraryCache = new Map<string, Promise<string[]>>();
@@ -54,10 +55,8 @@ export function sharedLibraries(binary: string): Promise<string[]> {
       (libraries) => {
         if (!persistentCache) return;
         persistentCache.entries[binary] = { id: identity(binary), libraries };
-        const temporary = `${persistentCache.file}.${process.pid}.tmp`;
         try {
-          writeFileSync(temporary, JSON.stringify(persistentCache.entries));
-          renameSync(temporary, persistentCache.file);
+          writeFileAtomic(persistentCache.file, JSON.stringify(persistentCache.entries));
         } catch {
           /* a read-only state directory only costs the ldd time next start */
         }

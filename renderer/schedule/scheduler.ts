@@ -13,6 +13,7 @@ import type { Executor, WorkflowResult } from '../daemon/executor.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { presentResult } from '../http/present.js';
+import { writeFileAtomic } from '../state-dir.js';
 
 export interface ScheduleState {
   lastRunAt: string | null;
@@ -25,13 +26,6 @@ export interface ScheduleState {
 
 const EMPTY_STATE: ScheduleState = { lastRunAt: null, lastSuccessAt: null, lastOutcome: null, consecutiveFailures: 0, skippedOverlaps: 0, runs: 0 };
 const RUN_DIR = /^\d{8}T\d{6}\d{3}Z-[0-9a-f-]{36}$/;
-
-/** Writes `text` to `path` so that a reader sees the old or the new file, whole. */
-export function writeFileAtomic(path: string, text: string): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, text);
-  renameSync(temporary, path);
-}
 
 export function validateCron(pattern: string): string | null {
   try {
