@@ -39,23 +39,21 @@ export async function sampleUsage(child: StepChild): Promise<Usage> {
 export const stopSampling = (): void => pidusage.clear();
 
 /** Samples `child` every `intervalMs` while it runs; returns the peaks on stop(). */
-export function sampleWhileRunning(child: StepChild, intervalMs = 500): { latest: () => Usage | null; stop: () => { maxCpuPercent: number; maxRssBytes: number } } {
-  let latest: Usage | null = null;
+export function sampleWhileRunning(child: StepChild, intervalMs = 500): { stop: () => { maxCpuPercent: number; maxRssBytes: number } } {
   let maxCpuPercent = 0;
   let maxRssBytes = 0;
   let busy = false;
   const tick = async (): Promise<void> => {
     if (busy) return;
     busy = true;
-    latest = await sampleUsage(child);
-    maxCpuPercent = Math.max(maxCpuPercent, latest.process?.cpuPercent ?? 0);
-    maxRssBytes = Math.max(maxRssBytes, latest.process?.rssBytes ?? 0);
+    const usage = await sampleUsage(child);
+    maxCpuPercent = Math.max(maxCpuPercent, usage.process?.cpuPercent ?? 0);
+    maxRssBytes = Math.max(maxRssBytes, usage.process?.rssBytes ?? 0);
     busy = false;
   };
   const timer = setInterval(() => void tick(), intervalMs);
   timer.unref();
   return {
-    latest: () => latest,
     stop: () => {
       clearInterval(timer);
       return { maxCpuPercent, maxRssBytes };
