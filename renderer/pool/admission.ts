@@ -56,10 +56,7 @@ export class Admission {
       this.running++;
       return once(release);
     }
-    if (this.queue.length >= this.queueSize) {
-      this.rejected++;
-      throw this.full();
-    }
+    this.check();
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         admit: () => {
