@@ -135,10 +135,11 @@ export class Daemon {
 
   async status() {
     const { outcomes, exits } = await this.metrics.totals();
+    const problems = this.readinessProblems();
     return {
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-      ready: this.readinessProblems().length === 0,
-      problems: this.readinessProblems(),
+      ready: problems.length === 0,
+      problems,
       sandbox: this.runner.sandbox ? (this.runner.sandbox.cgroups?.description ?? 'no cgroups') : `unavailable: ${this.runner.sandboxProblem}`,
       pool: { size: this.pool?.size ?? 0, warm: this.pool?.warm ?? 0 },
       queue: { active: this.executor.admission.active, depth: this.executor.admission.depth, maxConcurrent: this.executor.admission.maxConcurrent, size: this.executor.admission.queueSize, rejected: this.executor.admission.rejected },
