@@ -155,15 +155,16 @@ export class Executor {
 
   /** Steps in order, each output the next input; stops at the first outcome not ok. */
   async workflow(steps: RunRequest[], input: InputRef): Promise<WorkflowResult> {
-    // Every step is checked before the first one starts.
-    for (const step of steps) this.resolve(step, null);
+    // Every step is checked before the first one starts; each gets its input as the
+    // workflow goes.
+    const resolved = steps.map((step) => this.resolve(step, null));
     this.admission.check();
     let current = this.references.input(input);
     const records: RunRecord[] = [];
-    for (const step of steps) {
-      const record = this.registry.create('name' in step.step ? step.step.name : INLINE_STEP);
+    for (const step of resolved) {
+      const record = this.registry.create(step.label);
       records.push(record);
-      await this.execute(record, this.resolve(step, current));
+      await this.execute(record, { ...step, input: current });
       if (record.result?.outcome !== 'ok') break;
       current = record.outputFile;
     }
