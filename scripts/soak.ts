@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { percentile } from '../bench/stats.js';
 import { PACKAGE_ROOT } from '../renderer/paths.js';
 
 const STEP_UID = 65534;
@@ -188,11 +189,6 @@ async function runScenario(daemon: Daemon, scenario: Scenario): Promise<Sample> 
   }
   return { scenario: scenario.name, outcome, ms: performance.now() - started };
 }
-
-const percentile = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
-};
 
 export async function soak(options: { runs: number; concurrency: number; killRestart: boolean; seed: number }): Promise<{ ok: boolean; report: string }> {
   const dir = mkdtempSync('/tmp/renderer-soak-');
