@@ -93,8 +93,9 @@ function runCgroups(): string[] {
 const rss = (pid: number): number => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 
 /** The daemon's fds other than TCP connections (those come and go with its clients'
- * keep-alive; a leak would be a pipe, a unix socket to a child, or a file). */
-function fds(pid: number): number {
+ * keep-alive; a leak would be a pipe, a unix socket to a child, or a file), each as
+ * "NUMBER -> TARGET". */
+function fds(pid: number): string[] {
   const tcp = new Set<string>();
   for (const table of ['tcp', 'tcp6']) {
     try {
@@ -106,15 +107,15 @@ function fds(pid: number): number {
       /* no IPv6 */
     }
   }
-  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+  return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
     try {
       const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
       const socket = /^socket:\[(\d+)\]$/.exec(target);
-      return !(socket && tcp.has(socket[1]!));
+      return socket && tcp.has(socket[1]!) ? [] : [`${fd} -> ${target}`];
     } catch {
-      return false;
+      return [];
     }
-  }).length;
+  });
 }
 
 /** A small deterministic PRNG so a soak can be replayed with --seed. */
@@ -234,13 +235,14 @@ export async function soak(options: { runs: number; concurrency: number; killRes
     }
   };
   /** The fewest fds over a few looks at rest: a run's teardown in flight is not a leak. */
-  const restingFds = async (pid: number): Promise<number> => {
-    let least = Infinity;
+  const restingFds = async (pid: number): Promise<string[]> => {
+    let least: string[] | null = null;
     for (let i = 0; i < 5; i++) {
       await idle();
-      least = Math.min(least, fds(pid));
+      const now = fds(pid);
+      if (!least || now.length < least.length) least = now;
     }
-    return least;
+    return least!;
   };
   try {
     await daemon.start();
@@ -329,8 +331,11 @@ export async function soak(options: { runs: number; concurrency: number; killRes
     const late = floor(quarter(3));
     const drift = Number.isNaN(early - late) ? 0 : late - early;
     if (drift > 20) problems.push(`daemon RSS floor rose by ${drift.toFixed(1)} MiB over the soak (limit 20)`);
-    if (after.fds > baseline.fds)
-      problems.push(`the daemon holds ${after.fds - baseline.fds} more fds than at the start (${baseline.fds} -> ${after.fds}): ${readdirSync(`/proc/${pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return '?'; } }).join(' ')}`);
+    const extraFds = after.fds.length - baseline.fds.length;
+    if (extraFds > 0) {
+      const added = after.fds.filter((fd) => !baseline.fds.includes(fd));
+      problems.push(`the daemon holds ${extraFds} more fds than at the start (${baseline.fds.length} -> ${after.fds.length}); not there at the start: ${added.join(', ')}`);
+    }
     const partial = existsSync(scheduleOut) ? readdirSync(scheduleOut).filter((n) => n.endsWith('.tmp')) : [];
     for (const line of daemon.log.split('\n')) if (/"level":(50|60)/.test(line) || /internal error/.test(line)) problems.push(`daemon logged: ${line.slice(0, 300)}`);
 
@@ -352,14 +357,14 @@ export async function soak(options: { runs: number; concurrency: number; killRes
       const ms = list.map((x) => x.ms);
       return `| ${s.name.padEnd(16)} | ${s.expect.padEnd(14)} | ${String(list.length).padStart(5)} | ${String(list.filter((x) => x.outcome === s.expect).length).padStart(8)} | ${percentile(ms, 50).toFixed(0).padStart(7)} | ${percentile(ms, 99).toFixed(0).padStart(7)} |`;
     });
-    const leaks = [leftover.length, cgroups.length, runDirs.length, Math.max(0, after.fds - baseline.fds)].reduce((a, b) => a + b, 0);
+    const leaks = [leftover.length, cgroups.length, runDirs.length, Math.max(0, extraFds)].reduce((a, b) => a + b, 0);
     const report = [
       `soak: ${samples.length} runs in ${seconds.toFixed(1)} s at concurrency ${options.concurrency} (seed ${options.seed}${options.killRestart ? ', kill -9 and restart halfway' : ''})`,
       '| scenario         | expected       |  runs | as meant | p50 ms  | p99 ms  |',
       '|------------------|----------------|-------|----------|---------|---------|',
       ...rows,
-      `daemon RSS: idle after warm-up ${(baseline.rss / MIB).toFixed(1)} MiB, at the end ${(after.rss / MIB).toFixed(1)}; floor of the 2nd quarter ${early.toFixed(1)}, of the 4th ${late.toFixed(1)} (drift ${drift.toFixed(1)} MiB, limit 20); peak ${Math.max(...rssSeries.map((x) => x.mib)).toFixed(1)}; fds ${baseline.fds} -> ${after.fds}`,
-      `leaks found: ${leaks} (step-user processes ${leftover.length}, run cgroups ${cgroups.length}, run directories ${runDirs.length}, extra fds ${Math.max(0, after.fds - baseline.fds)})`,
+      `daemon RSS: idle after warm-up ${(baseline.rss / MIB).toFixed(1)} MiB, at the end ${(after.rss / MIB).toFixed(1)}; floor of the 2nd quarter ${early.toFixed(1)}, of the 4th ${late.toFixed(1)} (drift ${drift.toFixed(1)} MiB, limit 20); peak ${Math.max(...rssSeries.map((x) => x.mib)).toFixed(1)}; fds ${baseline.fds.length} -> ${after.fds.length}`,
+      `leaks found: ${leaks} (step-user processes ${leftover.length}, run cgroups ${cgroups.length}, run directories ${runDirs.length}, extra fds ${Math.max(0, extraFds)})`,
       problems.length ? `PROBLEMS (${problems.length}):\n${[...new Set(problems)].slice(0, 30).map((p) => `  - ${p}`).join('\n')}` : 'no problem found',
     ].join('\n');
     return { ok: problems.length === 0, report };
