@@ -1,6 +1,6 @@
 // The file operations the cgroup drivers need, behind an interface so the v2 driver can
 // be tested against a fake tree on hosts (like CI here) that only have cgroup v1.
-import { access, readFile, writeFile, mkdir, rmdir, readdir } from 'node:fs/promises';
+import { accessSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 
 export interface CgroupFs {
   read(path: string): Promise<string>;
@@ -12,17 +12,22 @@ export interface CgroupFs {
   exists(path: string): Promise<boolean>;
 }
 
+// Synchronous calls behind the async interface, on purpose: cgroupfs lives in kernel
+// memory and answers in microseconds, while a libuv thread-pool round trip per file
+// cost ~0.1 ms each, ~1.7 ms on every run's critical path (create, stats, kill check).
 export const realCgroupFs: CgroupFs = {
-  read: (path) => readFile(path, 'utf8'),
+  read: async (path) => readFileSync(path, 'utf8'),
   // cgroup files take one value per write(2); a short write is an error the kernel reports.
-  write: (path, data) => writeFile(path, data, { flag: 'w' }),
+  write: async (path, data) => writeFileSync(path, data, { flag: 'w' }),
   mkdir: async (path) => {
-    await mkdir(path, { recursive: true });
+    mkdirSync(path, { recursive: true });
   },
-  rmdir: (path) => rmdir(path),
+  rmdir: async (path) => rmdirSync(path),
   listDirs: async (path) => {
     try {
-      return (await readdir(path, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+      return readdirSync(path, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
@@ -30,7 +35,7 @@ export const realCgroupFs: CgroupFs = {
   },
   exists: async (path) => {
     try {
-      await access(path);
+      accessSync(path);
       return true;
     } catch {
       return false;
