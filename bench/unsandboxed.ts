@@ -1,7 +1,7 @@
 // The baseline the isolation is measured against: the same step runtime, the same
 // node flags and the same protocol, spawned directly: no launcher, no bwrap, no
 // cgroup, no run directory. Benchmarks only; the product has no unsandboxed mode.
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,18 +18,21 @@ export async function runUnsandboxed(runtimeDir: string, stepSource: string, inp
     const outputPath = join(dir, 'output.arrow');
     writeFileSync(stepPath, stepSource);
     writeFileSync(outputPath, '');
-    const child = execa(
+    // Spawned the way launch.ts spawns the launcher (node:child_process, raw pipes), so
+    // the two sides differ by the isolation only.
+    const child = spawn(
       process.execPath,
       [...CHILD_V8_FLAGS, '--snapshot-blob', join(runtimeDir, RUNTIME_FILES.snapshot), runtimeDir],
-      { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: {}, extendEnv: false, reject: false, buffer: false },
+      { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: {} },
     );
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.stdout?.resume();
     child.stderr?.resume();
     const channel = new ResultChannel((child.stdio as unknown as Readable[])[3]!, 1 << 20, () => undefined);
     await channel.ready;
     const request = new types.StepRequest({ runId: 'bench', stepPath, inputPath, outputPath, paramsJson: '{}', maxResultBytes: 1 << 20 });
     child.stdin!.end(encodeFrame(request));
-    await child;
+    await exited;
     await channel.closed;
     return channel.result;
   } finally {

@@ -53,33 +53,41 @@ export function untraversableAncestor(path: string): string | null {
  * bind it from there, not from the checkout: bwrap opens bind sources as the step
  * user, who may not be able to traverse to the checkout (a home directory), and the
  * installed copy is owned by the renderer and never writable by a step.
- *
- * Each build gets its own directory, named by its files' names, sizes and times, and
- * appears by one rename: concurrent renderers either install the same thing or find
- * it installed, and never see half of it.
  */
 export function installRuntime(stateDir: string): string {
-  const root = ensurePrivateDir(join(stateDir, 'runtime'));
   const files = readdirSync(RUNTIME_DIR).sort();
   const key = createHash('sha256');
   for (const name of files) {
     const st = statSync(join(RUNTIME_DIR, name));
     key.update(`${name}\0${st.size}\0${st.mtimeMs}\0`);
   }
-  const target = join(root, key.digest('hex').slice(0, 16));
+  return publishOnce(join(stateDir, 'runtime'), key.digest('hex').slice(0, 16), (staging) => {
+    for (const name of files) copyFileSync(join(RUNTIME_DIR, name), join(staging, name));
+  });
+}
+
+/**
+ * Returns `<parent>/<key>`, first building it with `build(staging)` if it is missing.
+ * Each version of a thing gets its own directory, named by what it is made of, and
+ * appears by one rename: concurrent renderers either build the same thing or find it
+ * built, and never see half of it. Versions replaced more than a day ago are removed
+ * (no renderer still using one is plausibly alive).
+ */
+export function publishOnce(parent: string, key: string, build: (staging: string) => void): string {
+  const root = ensurePrivateDir(parent);
+  const target = join(root, key);
   if (existsSync(target)) return target;
   const staging = `${target}.${process.pid}.tmp`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { mode: 0o755 });
   chmodSync(staging, 0o755);
-  for (const name of files) copyFileSync(join(RUNTIME_DIR, name), join(staging, name));
   try {
+    build(staging);
     renameSync(staging, target);
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
-    if (!existsSync(target)) throw error; // else: another renderer just installed it
+    if (!existsSync(target)) throw error; // else: another renderer just built it
   }
-  // Builds replaced more than a day ago: no renderer of that build is plausibly alive.
   for (const name of readdirSync(root)) {
     const path = join(root, name);
     if (path !== target && Date.now() - statSync(path).mtimeMs > 86_400_000) rmSync(path, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import { useLibraryCache } from '../sandbox/host.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { defaultStateDir, ensurePrivateDir, installRuntime, untraversableAncestor } from '../state-dir.js';
 import { ownerAlive } from './owner.js';
-import { removeRunDir } from './run-dir.js';
+import { removeRunDir, SANDBOX_IN, SANDBOX_OUT } from './run-dir.js';
 import { StepChild } from './step-child.js';
 
 export interface RunnerOptions {
@@ -39,7 +39,7 @@ export class Runner {
         throw new RendererError('RENDERER_ERR_STATE_DIR', `the step user cannot reach the state directory ${stateDir}: ${blocked} is not searchable by others (chmod o+x it, or choose another stateDir)`);
       const runtimeDir = installRuntime(stateDir);
       useLibraryCache(join(stateDir, 'libraries.json'));
-      const sandbox = await Sandbox.open(config.sandbox, { runtimeDir, warn });
+      const sandbox = await Sandbox.open(config.sandbox, { runtimeDir, stateDir, stepMountDirs: [SANDBOX_IN, SANDBOX_OUT], warn });
       return new Runner(config, stateDir, runsRoot, sandbox, null, warn);
     } catch (error) {
       if (!isRendererError(error) && !(error instanceof Error)) throw error;

@@ -5,16 +5,22 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SandboxSettings } from '../config/config-schema.js';
 import { RendererError } from '../errors.js';
-import { LAUNCHER_PATH, RUNTIME_DIR, RUNTIME_FILES } from '../paths.js';
+import { LAUNCHER_PATH, RUNTIME_FILES } from '../paths.js';
+import { SANDBOX_MOUNT_DIRS } from './bwrap-args.js';
 import { realCgroupFs, type CgroupFs } from './cgroup/cgroup-fs.js';
 import { detectCgroups } from './cgroup/detect.js';
 import { prepareV2Base, v1Driver, v2Driver, type CgroupDriver } from './cgroup/driver.js';
 import { isExecutable, nodeBinary, sharedLibraries } from './host.js';
 import { stage1Bytes } from './seccomp/policy.js';
+import { prepareStepRoot, type StepRoot } from './step-root.js';
 
 export interface OpenOptions {
-  /** The installed runtime (state-dir.ts installRuntime); the build output by default. */
-  runtimeDir?: string;
+  /** The installed runtime (state-dir.ts installRuntime). */
+  runtimeDir: string;
+  /** Where the step root is prepared (step-root.ts). */
+  stateDir: string;
+  /** Where each step run binds its own files: mount points in the step root. */
+  stepMountDirs: readonly string[];
   /** Called once when cgroups are unavailable and not required. */
   warn?: (message: string) => void;
   cgroupFs?: CgroupFs;
@@ -29,9 +35,11 @@ export class Sandbox {
     /** Why there are no cgroups, when there are none. */
     readonly cgroupProblem: string | null,
     readonly seccompProgram: Buffer,
+    /** The read-only root of every step sandbox. */
+    readonly stepRoot: StepRoot,
   ) {}
 
-  static async open(settings: Readonly<SandboxSettings>, options: OpenOptions = {}): Promise<Sandbox> {
+  static async open(settings: Readonly<SandboxSettings>, options: OpenOptions): Promise<Sandbox> {
     const unavailable = (message: string): RendererError => new RendererError('RENDERER_ERR_SANDBOX_UNAVAILABLE', message);
 
     if (process.platform !== 'linux' || process.arch !== 'x64')
@@ -40,7 +48,7 @@ export class Sandbox {
       throw unavailable(`bubblewrap is not installed at ${settings.bwrapPath} (apt-get install bubblewrap)`);
     if (!isExecutable(LAUNCHER_PATH))
       throw unavailable(`the native launcher is not built at ${LAUNCHER_PATH} (run npm install, which runs node-gyp)`);
-    const runtimeDir = options.runtimeDir ?? RUNTIME_DIR;
+    const { runtimeDir } = options;
     for (const file of [RUNTIME_FILES.reaper, RUNTIME_FILES.bundle, RUNTIME_FILES.addon])
       if (!existsSync(join(runtimeDir, file)))
         throw unavailable(`the step runtime is not built: ${join(runtimeDir, file)} is missing (run npm run build)`);
@@ -58,16 +66,23 @@ export class Sandbox {
     }
 
     const nodePath = nodeBinary();
-    // Fail now, not at the first run, if a library list cannot be had.
+    let stepRoot: StepRoot;
     try {
-      await sharedLibraries(nodePath);
+      // Fails now, not at the first run, if a library list cannot be had.
+      const libraries = await sharedLibraries(nodePath);
+      stepRoot = prepareStepRoot({
+        stateDir: options.stateDir,
+        runtimeDir,
+        hostFiles: [nodePath, ...libraries],
+        mountDirs: [...SANDBOX_MOUNT_DIRS, ...options.stepMountDirs],
+      });
     } catch (error) {
-      throw unavailable((error as Error).message);
+      throw unavailable(`the step root cannot be prepared: ${(error as Error).message}`);
     }
-    return new Sandbox(settings, nodePath, runtimeDir, driver, problem, stage1Bytes());
+    return new Sandbox(settings, nodePath, runtimeDir, driver, problem, stage1Bytes(), stepRoot);
   }
 
-  /** Shared libraries of node, the reaper and `extra`, deduplicated. */
+  /** Shared libraries of node, the reaper and `extra`, deduplicated (`renderer sandbox`). */
   async librariesFor(extra: readonly string[]): Promise<string[]> {
     const lists = await Promise.all(
       [this.nodePath, join(this.runtimeDir, RUNTIME_FILES.reaper), ...extra].map((binary) => sharedLibraries(binary)),

@@ -132,6 +132,17 @@ describe('sandbox isolation (C probes through renderer sandbox)', { skip: !isRoo
     assert.equal(existsSync('/tmp/ok'), false, 'writes to /tmp stay in the sandbox');
   });
 
+  it('/dev holds the data devices and nothing else: no terminal, no pty, no shared memory, no disk', () => {
+    const devices = ['/dev/null', '/dev/zero', '/dev/urandom'];
+    const absent = ['/dev/tty', '/dev/ptmx', '/dev/pts/ptmx', '/dev/shm', '/dev/console', '/dev/kmsg', '/dev/mem', '/dev/sda', '/dev/vda', '/dev/full', '/dev/random'];
+    const seen = lines(sandbox(['--', probes.files!, 'read', ...devices, ...absent]).stdout);
+    for (const path of devices) assert.equal(seen.get(path), 'OK', path);
+    for (const path of absent) assert.equal(seen.get(path), 'ENOENT', `${path} is reachable`);
+    const writes = lines(sandbox(['--', probes.files!, 'write', '/dev/null', '/dev/planted']).stdout);
+    assert.equal(writes.get('/dev/null'), 'OK');
+    assert.equal(writes.get('/dev/planted'), 'EROFS');
+  });
+
   it('one run\'s /tmp is invisible to the next', () => {
     assert.equal(lines(sandbox(['--', probes.files!, 'write', '/tmp/left-behind']).stdout).get('/tmp/left-behind'), 'OK');
     assert.equal(lines(sandbox(['--', probes.files!, 'exists', '/tmp/left-behind']).stdout).get('/tmp/left-behind'), 'ENOENT');
@@ -245,6 +256,22 @@ describe('sandbox isolation (JS attack steps through renderer run)', { skip: !is
     assert.match(r['symlink /etc/passwd /run/out/output.arrow.link']!, /^EACCES/);
     assert.match(r['read /proc/1/fd/4']!, /^EACCES/, 'the reaper is not dumpable: its status fd is out of reach');
     assert.match(r['write /proc/self/uid_map 0 0 1']!, /^EPERM/);
+  });
+
+  it('the step\'s root is node, its libraries, the runtime and the run\'s files: read-only, nothing of the host besides', () => {
+    const r = attack(
+      [['readdir', '/'], ['readdir', '/dev'], ['readdir', '/run'], ['write', '/newfile'], ['write', '/usr/bin/node'], ['write', '/dev/planted'], ['read', '/dev/tty'], ['read', '/dev/null'], ['read', '/etc/hostname']],
+      noPermissionModel,
+    );
+    const top = r['readdir /']!.replace(/^OK /, '').split(',');
+    for (const expected of ['dev', 'opt', 'proc', 'run', 'tmp', 'usr']) assert.ok(top.includes(expected), `/${expected} is there`);
+    for (const host of ['etc', 'home', 'root', 'var', 'sys', 'srv', 'mnt', 'boot', 'work']) assert.ok(!top.includes(host), `the host's /${host} is visible`);
+    assert.equal(r['readdir /dev'], 'OK fd,null,stderr,stdin,stdout,urandom,zero');
+    assert.equal(r['readdir /run'], 'OK in,out');
+    for (const path of ['/newfile', '/usr/bin/node', '/dev/planted']) assert.match(r[`write ${path}`]!, /^EROFS/, path);
+    assert.match(r['read /dev/tty']!, /^ENOENT/);
+    assert.equal(r['read /dev/null'], 'OK 0 bytes');
+    assert.match(r['read /etc/hostname']!, /^ENOENT/);
   });
 
   it('stage-2 seccomp: a step cannot start a process (renderer sandbox, with stage 1 only, can)', () => {
