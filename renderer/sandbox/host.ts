@@ -1,12 +1,10 @@
 // Facts about this host that the sandbox needs: where bwrap and node are, and the
 // shared libraries a binary needs (bound read-only into the sandbox, nothing more).
-import { execFile } from 'node:child_process';
+import { execa } from 'execa';
 import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { promisify } from 'node:util';
 import { writeFileAtomic } from '../state-dir.js';
 
-const execFileAsync = promisify(execFile);
 const libraryCache = new Map<string, Promise<string[]>>();
 let persistentCache: { file: string; entries: Record<string, { id: string; libraries: string[] }> } | null = null;
 
@@ -41,7 +39,7 @@ export function sharedLibraries(binary: string): Promise<string[]> {
     libraryCache.set(binary, cached);
   }
   if (!cached) {
-    cached = execFileAsync('ldd', [binary], { env: { LC_ALL: 'C' }, timeout: 10_000 }).then(
+    cached = execa('ldd', [binary], { env: { LC_ALL: 'C' }, extendEnv: false, timeout: 10_000 }).then(
       ({ stdout }) => parseLdd(stdout),
       (error: NodeJS.ErrnoException & { stdout?: string; stderr?: string }) => {
         // ldd exits 1 for static binaries ("not a dynamic executable"): nothing to bind.
