@@ -2,7 +2,7 @@
  * renderer-launcher: the only code between the renderer and bubblewrap.
  *
  *   renderer-launcher --status-fd N --keep-fds K --uid U --gid G
- *                     [--cgroup-procs FILE]... [--rlimit NAME=SOFT:HARD]... -- BWRAP ARGS...
+ *                     [--cgroup-join FILE]... [--rlimit NAME=SOFT:HARD]... -- BWRAP ARGS...
  *
  * It exists because four things must happen in the child *before* bwrap runs, and
  * Node's spawn has no pre-exec hook:
@@ -86,12 +86,13 @@ static void close_fds_above(int keep) {
   for (long fd = keep + 1; fd < max; fd++) close((int)fd);
 }
 
-static void join_cgroup(const char *procs_file) {
-  int fd = open(procs_file, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) fail("cannot open %s: %s", procs_file, strerror(errno));
-  char pid[32];
-  int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-  if (write(fd, pid, (size_t)n) != n) fail("cannot join cgroup via %s: %s", procs_file, strerror(errno));
+/* Writes "0" (the caller) to a cgroup's cgroup.procs (v2) or tasks (v1) file. For v1
+ * tasks that moves the calling thread alone, without the kernel's global threadgroup
+ * lock: this process has a single thread, so all of it moves, and nothing forks before. */
+static void join_cgroup(const char *file) {
+  int fd = open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open %s: %s", file, strerror(errno));
+  if (write(fd, "0\n", 2) != 2) fail("cannot join cgroup via %s: %s", file, strerror(errno));
   close(fd);
 }
 
@@ -149,7 +150,7 @@ int main(int argc, char **argv) {
       uid = parse_long(v, "--uid");
     else if (strcmp(a, "--gid") == 0)
       gid = parse_long(v, "--gid");
-    else if (strcmp(a, "--cgroup-procs") == 0 && n_cgroups < MAX_LIST)
+    else if (strcmp(a, "--cgroup-join") == 0 && n_cgroups < MAX_LIST)
       cgroups[n_cgroups++] = v;
     else if (strcmp(a, "--rlimit") == 0 && n_rlimits < MAX_LIST)
       rlimits[n_rlimits++] = v;

@@ -237,7 +237,7 @@ export async function launch(sandbox: Sandbox, spec: LaunchSpec): Promise<Sandbo
     '--keep-fds', String(seccompFd),
     '--uid', String(sandbox.settings.stepUid),
     '--gid', String(sandbox.settings.stepGid),
-    ...(cgroup?.procsFiles ?? []).flatMap((file) => ['--cgroup-procs', file]),
+    ...(cgroup?.joinFiles ?? []).flatMap((file) => ['--cgroup-join', file]),
     // Backstops behind the cgroup: no core files, a per-file size cap at the output
     // limit, a bounded fd table, and a process cap for hosts without a pids cgroup.
     '--rlimit', 'CORE=0:0',

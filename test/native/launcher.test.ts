@@ -20,7 +20,7 @@ describe('renderer-launcher', { skip: !isRoot && 'needs root' }, () => {
   });
 
   it('fails, never skips, when a cgroup cannot be joined', () => {
-    const r = launcher(['--status-fd', '3', '--keep-fds', '3', '--uid', '65534', '--gid', '65534', '--cgroup-procs', '/nonexistent/cgroup.procs', '--', '/bin/echo', 'ran']);
+    const r = launcher(['--status-fd', '3', '--keep-fds', '3', '--uid', '65534', '--gid', '65534', '--cgroup-join', '/nonexistent/cgroup.procs', '--', '/bin/echo', 'ran']);
     assert.equal(r.status, 125);
     assert.match(r.status3, /cannot open \/nonexistent\/cgroup.procs/);
     assert.equal(r.stdout, '');
