@@ -23,8 +23,17 @@ export const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : n.t
 
 export const mib = (bytes: number): number => bytes / 1048576;
 
-/** Runs `a` and `b` alternately `n` times each; returns their timings in ms. */
-export async function interleave(n: number, a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[number[], number[]]> {
+/**
+ * Runs `a` and `b` alternately `n` times each; returns their timings in ms. `settle`
+ * runs untimed after each call, so work one side defers (a run's cleanup) lands in
+ * neither side's timing.
+ */
+export async function interleave(
+  n: number,
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+  settle: () => Promise<unknown> = async () => undefined,
+): Promise<[number[], number[]]> {
   const ta: number[] = [];
   const tb: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -32,6 +41,7 @@ export async function interleave(n: number, a: () => Promise<unknown>, b: () => 
       const started = performance.now();
       await fn();
       out.push(performance.now() - started);
+      await settle();
     }
   }
   return [ta, tb];

@@ -11,7 +11,13 @@ import { CHILD_V8_FLAGS } from '../renderer/run/child-v8-flags.js';
 import { ResultChannel } from '../renderer/run/protocol.js';
 import { encodeFrame, types } from '../thrift/messages.js';
 
-export async function runUnsandboxed(runtimeDir: string, stepSource: string, inputPath?: string): Promise<types.StepResult | null> {
+/** `defer` takes the removal of the run's scratch directory, as runStep defers its own
+ * cleanup (runner.defer); by default it runs at once. */
+export async function runUnsandboxed(
+  runtimeDir: string,
+  stepSource: string,
+  defer: (work: () => void) => void = (work) => work(),
+): Promise<types.StepResult | null> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-direct-'));
   try {
     const stepPath = join(dir, 'step.mjs');
@@ -30,12 +36,12 @@ export async function runUnsandboxed(runtimeDir: string, stepSource: string, inp
     child.stderr?.resume();
     const channel = new ResultChannel((child.stdio as unknown as Readable[])[3]!, 1 << 20, () => undefined);
     await channel.ready;
-    const request = new types.StepRequest({ runId: 'bench', stepPath, inputPath, outputPath, paramsJson: '{}', maxResultBytes: 1 << 20 });
+    const request = new types.StepRequest({ runId: 'bench', stepPath, outputPath, paramsJson: '{}', maxResultBytes: 1 << 20 });
     child.stdin!.end(encodeFrame(request));
     await exited;
     await channel.closed;
     return channel.result;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    defer(() => rmSync(dir, { recursive: true, force: true }));
   }
 }

@@ -84,13 +84,15 @@ export async function hostChecks(config: Readonly<Config>): Promise<Check[]> {
     fix: 'mount cgroup v2 with the memory and pids controllers, and run as root or with a delegated subtree (systemd Delegate=yes, see README)',
   });
 
-  if (layout.version !== 0) {
+  // v1 joins through `tasks` without the global lock (native/launcher.c); v2 joins
+  // through cgroup.procs, which takes it.
+  if (layout.version === 2) {
     const fast = await favorsDynamicModifications();
     add({
       name: 'cgroup migration',
       ok: fast,
       required: false,
-      detail: fast ? 'favordynmods: joining a run cgroup is fast' : 'each run waits ~10-20 ms for an RCU grace period to join its cgroup',
+      detail: fast ? 'favordynmods: joining a run cgroup is fast' : 'joining a run cgroup can wait for an RCU grace period (~10-20 ms a run)',
       fix: 'mount -o remount,favordynmods <a cgroup mount> (Linux 6.0+; forks and exits get slightly dearer)',
     });
   }

@@ -1,6 +1,7 @@
 // The file operations the cgroup drivers need, behind an interface so the v2 driver can
 // be tested against a fake tree on hosts (like CI here) that only have cgroup v1.
-import { accessSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { accessSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 
 export interface CgroupFs {
   read(path: string): Promise<string>;
@@ -15,6 +16,9 @@ export interface CgroupFs {
 // Synchronous calls behind the async interface, on purpose: cgroupfs lives in kernel
 // memory and answers in microseconds, while a libuv thread-pool round trip per file
 // cost ~0.1 ms each, ~1.7 ms on every run's critical path (create, stats, kill check).
+// The exception is rmdir: removing a used cgroup makes the kernel take it offline
+// (~0.2 ms per hierarchy after a run, in a CPU profile), after the result is out,
+// where the thread pool keeps it off the event loop.
 export const realCgroupFs: CgroupFs = {
   read: async (path) => readFileSync(path, 'utf8'),
   // cgroup files take one value per write(2); a short write is an error the kernel reports.
@@ -22,7 +26,7 @@ export const realCgroupFs: CgroupFs = {
   mkdir: async (path) => {
     mkdirSync(path, { recursive: true });
   },
-  rmdir: async (path) => rmdirSync(path),
+  rmdir: (path) => rmdir(path),
   listDirs: async (path) => {
     try {
       return readdirSync(path, { withFileTypes: true })

@@ -106,10 +106,11 @@ export async function detectCgroups(procRoot = '/proc'): Promise<CgroupLayout> {
 }
 
 /**
- * Whether task migration between cgroups is fast on this host. By default the kernel
- * makes every migration (each run's process joining its cgroup) wait for an RCU grace
- * period, ~10-20 ms here; the `favordynmods` mount option on any cgroup hierarchy
- * (Linux 6.0+) trades that for slightly slower fork/exit. Measured in bench/cold-start.
+ * Whether moving a process between cgroups is fast on this host. Writing a pid to
+ * cgroup.procs takes the kernel's global threadgroup lock, which can wait for an RCU
+ * grace period (~18 ms a run, measured on 2026-11-23); the `favordynmods` mount option
+ * on any cgroup hierarchy (Linux 6.0+) trades that for slightly slower fork/exit. On v1
+ * the launcher avoids the lock (it joins through `tasks`), so this matters for v2 only.
  */
 export async function favorsDynamicModifications(procRoot = '/proc'): Promise<boolean> {
   try {
