@@ -44,54 +44,49 @@ export interface StepRootSpec {
   mountDirs: readonly string[];
 }
 
-const inside = (root: string, path: string): string => join(root, path);
-
-function identity(path: string): string {
-  const real = realpathSync(path);
-  const st = statSync(real);
-  return `${path}\0${real}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-}
-
 export function prepareStepRoot(spec: StepRootSpec): StepRoot {
+  // Each host file resolved and stat'ed once: for the key, the links and the check.
+  const hosts = spec.hostFiles.map((path) => {
+    const real = realpathSync(path);
+    return { path, real, st: statSync(real) };
+  });
   const key = createHash('sha256').update(`${LAYOUT_VERSION}\0${spec.runtimeDir}\0${spec.mountDirs.join('\0')}\0`);
-  for (const file of spec.hostFiles) key.update(`${identity(file)}\0`);
+  for (const { path, real, st } of hosts) key.update(`${path}\0${real}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}\0`);
 
   const dir = publishOnce(join(spec.stateDir, 'roots'), key.digest('hex').slice(0, 16), (staging) => {
     const mkdir = (path: string): void => {
-      mkdirSync(inside(staging, path), { recursive: true, mode: 0o755 });
-      chmodSync(inside(staging, path), 0o755);
+      mkdirSync(join(staging, path), { recursive: true, mode: 0o755 });
+      chmodSync(join(staging, path), 0o755);
     };
     mkdir(RUNTIME_MOUNT);
     for (const name of readdirSync(spec.runtimeDir)) {
-      const target = inside(staging, join(RUNTIME_MOUNT, name));
+      const target = join(staging, RUNTIME_MOUNT, name);
       try {
         linkSync(join(spec.runtimeDir, name), target);
       } catch {
         copyFileSync(join(spec.runtimeDir, name), target);
       }
     }
-    for (const file of spec.hostFiles) {
-      mkdir(dirname(file));
-      const target = inside(staging, file);
+    for (const { path, real } of hosts) {
+      mkdir(dirname(path));
       try {
-        linkSync(realpathSync(file), target);
+        linkSync(real, join(staging, path));
       } catch {
-        writeFileSync(target, '', { mode: 0o644 }); // a stub to bind onto
+        writeFileSync(join(staging, path), '', { mode: 0o644 }); // a stub to bind onto
       }
     }
     for (const path of spec.mountDirs) mkdir(path);
     mkdir('/dev');
-    for (const device of SANDBOX_DEVICES) writeFileSync(inside(staging, device), '', { mode: 0o644 });
-    for (const [link, target] of DEV_LINKS) symlinkSync(target, inside(staging, link));
+    for (const device of SANDBOX_DEVICES) writeFileSync(join(staging, device), '', { mode: 0o644 });
+    for (const [link, target] of DEV_LINKS) symlinkSync(target, join(staging, link));
   });
 
   // Which host files are linked is a fact of the built root, checked on every open
   // (the root may have been built by another renderer, on another day).
   const binds: Bind[] = [];
-  for (const file of spec.hostFiles) {
-    const host = statSync(realpathSync(file));
-    const linked = statSync(inside(dir, file));
-    if (linked.ino !== host.ino || linked.dev !== host.dev) binds.push({ source: file, dest: file });
+  for (const { path, st } of hosts) {
+    const linked = statSync(join(dir, path));
+    if (linked.ino !== st.ino || linked.dev !== st.dev) binds.push({ source: path, dest: path });
   }
   return { dir, binds };
 }
