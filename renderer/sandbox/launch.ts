@@ -17,10 +17,12 @@ import type { Sandbox } from './sandbox.js';
 
 const MIB = 1024 * 1024;
 const STATUS_MAX_BYTES = 4096;
+/** How long removeCgroup waits for the launcher to exit by itself before it kills. */
+const LAUNCHER_EXIT_WAIT_MS = 2000;
 
 export type LaunchMode = 'step' | 'command';
 /** The launcher's process and how it ended (`error`: it could not be started at all). */
-interface Subprocess {
+export interface Subprocess {
   readonly child: ChildProcess;
   readonly exit: Promise<{ exitCode: number | null; signal: string | null; error?: Error }>;
 }
@@ -81,6 +83,11 @@ export class SandboxProcess {
   readonly outputs: readonly Readable[];
   /** The result pipe, fd 3 inside (step mode). */
   readonly result: Readable | null;
+  /**
+   * The command has ended. In step mode that is the reaper's report, when the sandbox's
+   * own teardown may still be under way (removeCgroup waits for it); otherwise, and
+   * whenever there is no report, the launcher's exit.
+   */
   readonly exited: Promise<SandboxExit>;
   readonly startedAt = performance.now();
   private killed = false;
@@ -97,8 +104,27 @@ export class SandboxProcess {
     this.stdin = mode === 'step' ? subprocess.child.stdin : null;
     this.outputs = mode === 'step' ? [stdio[1] as Readable, stdio[2] as Readable] : [];
     this.result = mode === 'step' ? (stdio[3] as Readable) : null;
-    const status = readBounded(stdio[statusFd] as Readable, STATUS_MAX_BYTES);
-    this.exited = (async () => {
+
+    // A step ends at the reaper's report, not at the launcher's exit: what lies between
+    // (pid 1's exit tearing down the namespaces, bwrap's monitor reaping it and exiting)
+    // took ~1 ms of every run (bench/cold-start) and decides nothing. The step's pipes
+    // are complete at the report: their one writer, the step, is dead (the reaper
+    // reports after waitpid, and seccomp stage 2 let the step start no process that
+    // could outlive it), so all it wrote was in the pipes before the report was. libuv
+    // reads every ready fd of a poll round until the pipe is empty (up to 32 x 64 KiB,
+    // more than a pipe can hold) before setImmediate callbacks run; the streams are
+    // closed then, and their readers finish as at end-of-file. Command mode waits for
+    // the launcher: its commands may fork, and their children hold the stdio.
+    let reported: ((exit: SandboxExit) => void) | undefined;
+    const early = new Promise<SandboxExit>((resolve) => (reported = resolve));
+    const status = readStatus(stdio[statusFd] as Readable, (exit) => {
+      if (mode !== 'step') return;
+      setImmediate(() => {
+        for (const stream of [...this.outputs, this.result]) stream?.destroy();
+        reported?.({ setupError: null, ...exit });
+      });
+    });
+    const late = (async (): Promise<SandboxExit> => {
       const [result, statusText] = await Promise.all([subprocess.exit, status]);
       if (result.error) return { setupError: `the launcher could not be started: ${result.error.message}`, exitCode: null, signal: null, coreDumped: false };
       const parsed = parseStatus(statusText);
@@ -116,6 +142,7 @@ export class SandboxProcess {
         };
       return { setupError: null, exitCode, signal, coreDumped: false };
     })();
+    this.exited = Promise.race([early, late]);
   }
 
   get pid(): number | undefined {
@@ -148,20 +175,49 @@ export class SandboxProcess {
     return this.cgroupWork;
   }
 
-  /** After exit: measures, then kills any straggler. Never throws. */
+  /** After exit: what the run used. Final once the command has ended: nothing left in
+   * the sandbox allocates or computes. Never throws. */
   async finish(): Promise<CgroupStats | null> {
     let stats: CgroupStats | null = null;
     await this.onCgroup('measuring', async (cgroup) => {
       stats = await cgroup.stats();
     });
-    await this.onCgroup('ending the processes', (cgroup) => cgroup.kill());
     return stats;
   }
 
-  /** Removes the (empty) cgroup once every kill is done. Never throws. */
-  removeCgroup(): Promise<void> {
-    return this.onCgroup('removing the cgroup', (cgroup) => cgroup.remove());
+  /**
+   * The end of every run: once the launcher has exited (or after
+   * LAUNCHER_EXIT_WAIT_MS), kills whatever is left in the cgroup, waits until it is
+   * empty, and removes it. Never throws.
+   */
+  async removeCgroup(): Promise<void> {
+    if (!this.cgroup) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.subprocess.exit, new Promise((resolve) => (timer = setTimeout(resolve, LAUNCHER_EXIT_WAIT_MS)))]);
+    clearTimeout(timer);
+    await this.onCgroup('ending the processes', (cgroup) => cgroup.kill());
+    await this.onCgroup('removing the cgroup', (cgroup) => cgroup.remove());
   }
+}
+
+/**
+ * Reads the status fd, bounded, until it closes; calls `onEnd` once, as soon as a
+ * complete line reports how the command ended.
+ */
+function readStatus(stream: Readable, onEnd: (exit: NonNullable<ReturnType<typeof parseStatus>['exit']>) => void): Promise<string> {
+  let seen = '';
+  let ended = false;
+  stream.on('data', (chunk: Buffer) => {
+    if (ended || seen.length >= STATUS_MAX_BYTES) return;
+    seen += chunk.toString('utf8');
+    // Whole lines only: "exited 1" may be the first half of "exited 13".
+    const exit = parseStatus(seen.slice(0, seen.lastIndexOf('\n') + 1)).exit;
+    if (exit) {
+      ended = true;
+      onEnd(exit);
+    }
+  });
+  return readBounded(stream, STATUS_MAX_BYTES);
 }
 
 export function readBounded(stream: Readable, maxBytes: number): Promise<string> {

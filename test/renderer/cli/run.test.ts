@@ -168,6 +168,31 @@ describe('renderer run: logs', () => {
     assert.ok(result.logsDroppedBytes > 200 * 1024 * 1024 - 65536);
     assert.deepEqual(result.json, { printed: 200 });
   });
+
+  it('what a step writes as its last act is all kept, though the run ends at the reaper\'s report', () => {
+    // The run does not wait for the sandbox's teardown (launch.ts): 768 KiB of logs and
+    // a 768 KiB result written just before the exit must still arrive whole, every line
+    // once, on every run.
+    const dir = scratchDir();
+    try {
+      const config = join(dir.path, 'config.json');
+      writeFileSync(config, JSON.stringify({ limits: { maxLogBytes: 1024 * 1024 } }));
+      const kib = 768;
+      for (let run = 0; run < 3; run++) {
+        const { result } = runJson(step('burst-at-end'), ['--config', config, '--params', JSON.stringify({ kib, jsonKib: kib })]);
+        assert.equal(result.outcome, 'ok', result.error ?? '');
+        const json = result.json as { printed: number; filler: string };
+        assert.equal(json.printed, kib * 1024);
+        assert.equal(json.filler.length, kib * 1024);
+        assert.equal(result.logsDroppedBytes, 0);
+        assert.equal(Buffer.byteLength(result.logs), kib * 1024);
+        const lines = result.logs.split('\n').filter(Boolean).map((line) => Number(line.slice(5, 15)));
+        assert.deepEqual(lines.sort((a, b) => a - b), Array.from({ length: kib * 16 }, (_, i) => i));
+      }
+    } finally {
+      dir.remove();
+    }
+  });
 });
 
 describe('renderer run: Arrow inputs', () => {
