@@ -13,7 +13,7 @@ import { Metrics } from '../observability/metrics.js';
 import { stopSampling } from '../observability/usage.js';
 import { Admission } from '../pool/admission.js';
 import { WarmPool } from '../pool/warm-pool.js';
-import { ownerAlive, newChildId } from '../run/owner.js';
+import { newChildId, ownerPid } from '../run/owner.js';
 import { Runner } from '../run/runner.js';
 import { BUNDLED_DATA_DIR, BUNDLED_STEPS_DIR } from '../paths.js';
 import { Scheduler } from '../schedule/scheduler.js';
@@ -115,9 +115,12 @@ export class Daemon {
   private lock(): void {
     const file = join(this.runner.stateDir, 'daemon.lock');
     try {
-      const holder = readFileSync(file, 'utf8').trim();
-      if (holder && ownerAlive(holder))
-        throw new RendererError('RENDERER_ERR_STATE_DIR', `another renderer serve (pid ${parseInt(holder.split('x')[0]!, 36)}) uses the state directory ${this.runner.stateDir}`);
+      const text = readFileSync(file, 'utf8').trim();
+      const holder = text ? ownerPid(text) : null;
+      if (holder === undefined)
+        throw new RendererError('RENDERER_ERR_STATE_DIR', `${file} holds ${JSON.stringify(text.slice(0, 80))}, not a renderer id: remove it if no renderer serve uses this state directory`);
+      if (holder !== null)
+        throw new RendererError('RENDERER_ERR_STATE_DIR', `another renderer serve (pid ${holder}) uses the state directory ${this.runner.stateDir}`);
     } catch (error) {
       if (error instanceof RendererError) throw error;
     }

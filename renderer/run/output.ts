@@ -1,5 +1,7 @@
-// The step's output file, after every process of the run is dead (so nothing can
-// truncate it under our mapping: no SIGBUS), is checked, validated and handed back.
+// The step's output file, once the step is dead (so nothing can truncate it under our
+// mapping: no SIGBUS), is checked, validated and handed back. Dead means the reaper's
+// report: waitpid returns only when every thread of the step has exited, and seccomp
+// stage 2 let it start no other process that could hold the file.
 // Any problem is an `invalid_output` message naming it; the caller's destination
 // never sees a partial or invalid file.
 import {

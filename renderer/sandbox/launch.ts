@@ -1,6 +1,6 @@
 // Starting one sandboxed process tree, and the one kill policy that ends it.
 //
-//   renderer ─execa─▶ renderer-launcher ─exec─▶ bwrap ─▶ renderer-reaper (pid 1) ─▶ COMMAND
+//   renderer ─spawn─▶ renderer-launcher ─exec─▶ bwrap ─▶ renderer-reaper (pid 1) ─▶ COMMAND
 //                      (cgroup, rlimits,         (namespaces,  (true wait status
 //                       uid drop, fd close)        seccomp)      on the status fd)
 //
@@ -107,14 +107,15 @@ export class SandboxProcess {
 
     // A step ends at the reaper's report, not at the launcher's exit: what lies between
     // (pid 1's exit tearing down the namespaces, bwrap's monitor reaping it and exiting)
-    // took ~1 ms of every run (bench/cold-start) and decides nothing. The step's pipes
+    // took ~1 ms of every run (perf sched trace) and decides nothing. The step's pipes
     // are complete at the report: their one writer, the step, is dead (the reaper
-    // reports after waitpid, and seccomp stage 2 let the step start no process that
-    // could outlive it), so all it wrote was in the pipes before the report was. libuv
-    // reads every ready fd of a poll round until the pipe is empty (up to 32 x 64 KiB,
-    // more than a pipe can hold) before setImmediate callbacks run; the streams are
-    // closed then, and their readers finish as at end-of-file. Command mode waits for
-    // the launcher: its commands may fork, and their children hold the stdio.
+    // reports after waitpid, which returns only once every thread has exited, and
+    // seccomp stage 2 let the step start no other process), so all it wrote was in the
+    // pipes before the report was. libuv reads every ready fd of a poll round until
+    // the pipe is empty (up to 32 x 64 KiB, more than a pipe can hold) before
+    // setImmediate callbacks run; the streams are closed then, and their readers finish
+    // as at end-of-file. Command mode waits for the launcher: its commands may fork,
+    // and their children hold the stdio.
     let reported: ((exit: SandboxExit) => void) | undefined;
     const early = new Promise<SandboxExit>((resolve) => (reported = resolve));
     const status = readStatus(stdio[statusFd] as Readable, (exit) => {
