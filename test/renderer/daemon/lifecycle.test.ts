@@ -177,17 +177,18 @@ describe('renderer serve lifecycle', { skip: !isRoot && 'needs root (CI runs as 
     }
   });
 
-  it('a second daemon on the same state directory is refused', async () => {
+  it('a second daemon on the same state directory is refused', { timeout: 60_000 }, async () => {
     const stateDir = join(dir.path, 'state-f');
     const first = await serve({ stateDir }, dir.path, 'f.json');
+    const second = spawn(process.execPath, [BIN, 'serve', '--config', join(dir.path, 'f.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      const second = spawn(process.execPath, [BIN, 'serve', '--config', join(dir.path, 'f.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       second.stderr!.on('data', (c: Buffer) => (err += c));
       const code = await new Promise((resolve) => second.on('exit', resolve));
       assert.equal(code, 1);
-      assert.match(err, /another renderer serve \(pid \d+\) uses the state directory/);
+      assert.match(err, new RegExp(`another renderer serve \\(pid ${first.process.pid}\\) uses the state directory`));
     } finally {
+      second.kill('SIGTERM'); // had it started, it would never end by itself
       first.process.kill('SIGTERM');
       await first.exited;
     }
