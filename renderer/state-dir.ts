@@ -3,7 +3,7 @@
 // the privileged side works in it (a world-writable parent would let anyone plant a
 // symlink where the renderer writes: the judge0 CVE-2024-28185 class of bug).
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RendererError } from './errors.js';
@@ -66,17 +66,25 @@ export function installRuntime(stateDir: string): string {
   });
 }
 
+/** How long a version nobody marked in use stays, once another is published. */
+export const UNUSED_VERSION_MS = 86_400_000;
+
 /**
  * Returns `<parent>/<key>`, first building it with `build(staging)` if it is missing.
  * Each version of a thing gets its own directory, named by what it is made of, and
  * appears by one rename: concurrent renderers either build the same thing or find it
- * built, and never see half of it. Versions replaced more than a day ago are removed
- * (no renderer still using one is plausibly alive).
+ * built, and never see half of it. Versions no renderer has marked in use for a day
+ * are removed: every renderer marks its own when it starts and the daemon every minute
+ * (markInUse), so a daemon of an older version keeps its runtime and step root however
+ * long it lives beside a newer one.
  */
 export function publishOnce(parent: string, key: string, build: (staging: string) => void): string {
   const root = ensurePrivateDir(parent);
   const target = join(root, key);
-  if (existsSync(target)) return target;
+  if (existsSync(target)) {
+    markInUse(target);
+    return target;
+  }
   const staging = `${target}.${process.pid}.tmp`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { mode: 0o755 });
@@ -90,9 +98,19 @@ export function publishOnce(parent: string, key: string, build: (staging: string
   }
   for (const name of readdirSync(root)) {
     const path = join(root, name);
-    if (path !== target && Date.now() - statSync(path).mtimeMs > 86_400_000) rmSync(path, { recursive: true, force: true });
+    if (path !== target && Date.now() - statSync(path).mtimeMs > UNUSED_VERSION_MS) rmSync(path, { recursive: true, force: true });
   }
   return target;
+}
+
+/** Marks a published version as used now (its mtime), so publishOnce keeps it. */
+export function markInUse(path: string): void {
+  const now = new Date();
+  try {
+    utimesSync(path, now, now);
+  } catch {
+    /* removed under us: the next publishOnce builds it again */
+  }
 }
 
 /** Writes `text` to `path` so that a reader (another renderer) sees the old or the new file, whole. */

@@ -99,7 +99,10 @@ export class Daemon {
     this.scheduler.removeLeftovers();
     if (leftovers.length) this.log.warn({ removed: leftovers }, 'removed what a previous renderer left behind');
     this.tables.sweep();
-    this.sweeper = setInterval(() => this.tables.sweep(), 60_000);
+    this.sweeper = setInterval(() => {
+      this.tables.sweep();
+      this.runner.markInUse();
+    }, 60_000);
     this.sweeper.unref();
     this.pool?.start();
     this.scheduler.start();

@@ -7,7 +7,7 @@ import type { Config, Limits } from '../config/config-schema.js';
 import { isRendererError, RendererError } from '../errors.js';
 import { useLibraryCache } from '../sandbox/host.js';
 import { Sandbox } from '../sandbox/sandbox.js';
-import { defaultStateDir, ensurePrivateDir, installRuntime, untraversableAncestor } from '../state-dir.js';
+import { defaultStateDir, ensurePrivateDir, installRuntime, markInUse, untraversableAncestor } from '../state-dir.js';
 import { ownerAlive } from './owner.js';
 import { removeRunDir, SANDBOX_IN, SANDBOX_OUT } from './run-dir.js';
 import { StepChild } from './step-child.js';
@@ -60,6 +60,14 @@ export class Runner {
 
   async settle(): Promise<void> {
     while (this.cleanups.size) await Promise.all(this.cleanups);
+  }
+
+  /** Keeps this renderer's runtime and step root from being removed as unused
+   * (state-dir.ts publishOnce); a long-lived renderer calls it now and then. */
+  markInUse(): void {
+    if (!this.sandbox) return;
+    markInUse(this.sandbox.runtimeDir);
+    markInUse(this.sandbox.stepRoot.dir);
   }
 
   /** A fresh child for one run (the daemon's pool overrides this with warm ones). */
