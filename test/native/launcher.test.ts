@@ -35,6 +35,12 @@ describe('renderer-launcher', { skip: !isRoot && 'needs root' }, () => {
     assert.equal(r.stdout.trim(), 'uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)');
   });
 
+  it('--version names the C library it was linked with', () => {
+    const r = spawnSync(LAUNCHER_PATH, ['--version'], { encoding: 'utf8' });
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^renderer-launcher (musl|glibc)\n$/);
+  });
+
   it('rejects unknown options and bad rlimits', () => {
     const unknown = launcher(['--status-fd', '3', '--keep-fds', '3', '--bogus', '1', '--', '/bin/echo', 'ran']);
     assert.equal(unknown.status, 125);

@@ -33,6 +33,8 @@ describe('renderer doctor', { skip: !isRoot && 'needs root (CI runs as root)' },
     for (const name of ['platform', 'bubblewrap', 'user namespaces', 'seccomp', 'cgroups', 'native helpers'])
       assert.equal(check(report, name)?.ok, true, `${name}: ${check(report, name)?.detail}`);
     assert.match(check(report, 'trivial step')?.detail ?? '', /^ok in \d+ ms/);
+    // scripts/setup installs musl-tools, so the helpers are built against musl here.
+    assert.equal(check(report, 'helper start-up')?.ok, true, check(report, 'helper start-up')?.detail);
   });
 
   it('without bubblewrap: FAIL naming it and the fix, the sandbox unavailable, exit 1', () => {
