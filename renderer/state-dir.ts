@@ -98,7 +98,9 @@ export function publishOnce(parent: string, key: string, build: (staging: string
   }
   for (const name of readdirSync(root)) {
     const path = join(root, name);
-    if (path !== target && Date.now() - statSync(path).mtimeMs > UNUSED_VERSION_MS) rmSync(path, { recursive: true, force: true });
+    // A concurrent renderer may have removed it first: nothing to do then.
+    const unusedFor = path === target ? 0 : Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if (unusedFor > UNUSED_VERSION_MS) rmSync(path, { recursive: true, force: true });
   }
   return target;
 }

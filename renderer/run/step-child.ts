@@ -154,7 +154,6 @@ export class StepChild {
   async discard(): Promise<void> {
     await this.kill('canceled').catch(() => undefined);
     await this.process.exited.catch(() => undefined);
-    await this.process.finish();
     await this.cleanUp();
   }
 }

@@ -202,36 +202,27 @@ export class SandboxProcess {
 }
 
 /**
- * Reads the status fd, bounded, until it closes; calls `onEnd` once, as soon as a
- * complete line reports how the command ended.
+ * Reads the status fd until it closes (at most STATUS_MAX_BYTES; the reaper writes a
+ * few ASCII lines); calls `onEnd` once, as soon as a complete line reports how the
+ * command ended.
  */
 function readStatus(stream: Readable, onEnd: (exit: NonNullable<ReturnType<typeof parseStatus>['exit']>) => void): Promise<string> {
   let seen = '';
   let ended = false;
-  stream.on('data', (chunk: Buffer) => {
-    if (ended || seen.length >= STATUS_MAX_BYTES) return;
-    seen += chunk.toString('utf8');
-    // Whole lines only: "exited 1" may be the first half of "exited 13".
-    const exit = parseStatus(seen.slice(0, seen.lastIndexOf('\n') + 1)).exit;
-    if (exit) {
-      ended = true;
-      onEnd(exit);
-    }
-  });
-  return readBounded(stream, STATUS_MAX_BYTES);
-}
-
-export function readBounded(stream: Readable, maxBytes: number): Promise<string> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
     stream.on('data', (chunk: Buffer) => {
-      if (size >= maxBytes) return;
-      chunks.push(chunk.subarray(0, maxBytes - size));
-      size += chunk.length;
+      if (seen.length >= STATUS_MAX_BYTES) return;
+      seen += chunk.toString('utf8', 0, STATUS_MAX_BYTES - seen.length);
+      if (ended) return;
+      // Whole lines only: "exited 1" may be the first half of "exited 13".
+      const exit = parseStatus(seen.slice(0, seen.lastIndexOf('\n') + 1)).exit;
+      if (exit) {
+        ended = true;
+        onEnd(exit);
+      }
     });
-    stream.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    stream.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.on('error', () => resolve(seen));
+    stream.on('close', () => resolve(seen));
   });
 }
 
