@@ -5,6 +5,8 @@
  *   unmap(arrayBuffer)                        detach every view, then munmap
  *   installSeccomp(bpfBytes)                  no_new_privs + seccomp filter on all threads
  *   exitNow(code)                             _exit(2): end the process without Node's teardown
+ *   tryLock(fd) -> boolean                    flock(LOCK_EX|LOCK_NB): host-wide leases that the
+ *                                             kernel releases when their holder dies
  *
  * Reviewed as security code. The renderer maps files that untrusted steps wrote, so
  * the open never follows a symlink, never blocks on a FIFO, and refuses anything but a
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -191,12 +194,34 @@ static napi_value exit_now(napi_env env, napi_callback_info info) {
   _exit(code & 0xff);
 }
 
+/* tryLock(fd): true when this process now holds an exclusive flock on fd, false when
+ * another open file description holds one. The renderer's host-wide leases (step uids,
+ * live instances: renderer/sandbox/host-lock.ts) rest on it because the kernel drops
+ * the lock when its holder dies, whatever pid namespace the holder was in, so no
+ * liveness is ever guessed from a pid that another namespace may reuse. */
+static napi_value try_lock(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0)
+    return throw_code(env, "RENDERER_ERR_LOCK_ARGS", "tryLock(fd) needs a file descriptor%s%s", "", 0);
+  int rc;
+  do rc = flock(fd, LOCK_EX | LOCK_NB);
+  while (rc != 0 && errno == EINTR);
+  napi_value result;
+  if (rc != 0 && errno != EWOULDBLOCK) return throw_code(env, "RENDERER_ERR_LOCK", "flock failed%s: %s", "", errno);
+  napi_get_boolean(env, rc == 0, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mapFile", NULL, map_file, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unmap", NULL, unmap, NULL, NULL, NULL, napi_enumerable, NULL},
       {"installSeccomp", NULL, install_seccomp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"exitNow", NULL, exit_now, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tryLock", NULL, try_lock, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -2,6 +2,7 @@
 // user's render(), hand back the result, exit. It runs inside the sandbox; the renderer
 // trusts none of what it sends (renderer/run/protocol.ts validates everything).
 import type * as Arrow from 'apache-arrow';
+import { randomFill } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import vm from 'node:vm';
@@ -61,6 +62,10 @@ function blockingStdio(): void {
  */
 async function warmUp(load: (url: string) => Promise<unknown>): Promise<void> {
   await load('data:text/javascript,export const warm = 1;');
+  // libuv starts its whole thread pool at the first queued work: do that now, so the
+  // threads exist before ready (their count is fixed; renderer/run/step-child.ts) and a
+  // step's first async fs call can never fail to make one.
+  await new Promise((resolve) => randomFill(Buffer.alloc(1), resolve));
   encodeFrame(new types.ChildMessage({ result: new types.StepResult({ runId: 'warm-up', status: types.StepStatus.OK, wroteOutput: false, json: '{}', errors: [] }) }));
 }
 

@@ -2,11 +2,12 @@
 // the unprivileged step user can reach, compile C probes.
 import * as arrow from 'apache-arrow';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../renderer/paths.js';
 import type { RunResult } from '../renderer/run/outcome.js';
 import { configFrom } from '../renderer/config/load.js';
+import { strayProcesses } from '../renderer/sandbox/uids.js';
 
 /** The default validation rules, as the config schema fills them in. */
 export const RULES = configFrom({}).validation;
@@ -59,7 +60,37 @@ export function runJson(stepFile: string, args: readonly string[] = []): { statu
   return { status: r.status, result, stderr: r.stderr };
 }
 
-/** A scratch directory the step user (uid 65534) can traverse. */
+/** Run cgroup directories of the renderer process `ownerPid` (owner.ts names them
+ * "run-<pid base 36>_..."), in the pids hierarchy of cgroup v1 or under v2's base. */
+function runCgroupsOf(ownerPid: number): string[] {
+  const prefix = `run-${ownerPid.toString(36)}_`;
+  return ['/sys/fs/cgroup/pids/renderer', '/sys/fs/cgroup/renderer'].flatMap((base) =>
+    existsSync(base) ? readdirSync(base).filter((n) => n.startsWith(prefix)).map((n) => join(base, n)) : [],
+  );
+}
+
+/**
+ * What the renderer process `ownerPid` has on the host: the processes in its run
+ * cgroups and those cgroups. `strays` are processes running as a step uid that no live
+ * sandbox leases (orphans of any renderer): always a leak. Scoped like this, a check
+ * holds while other renderer instances run beside the tests.
+ */
+export function leftoversOf(ownerPid: number): { processes: number; cgroups: string[]; strays: number[] } {
+  const cgroups = runCgroupsOf(ownerPid);
+  let processes = 0;
+  for (const dir of cgroups) {
+    try {
+      processes += readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).length;
+    } catch {
+      /* removed while we looked */
+    }
+  }
+  const config = configFrom({});
+  const strays = strayProcesses(config.sandbox.hostDir, config.sandbox.uidRange).map((p) => p.pid);
+  return { processes, cgroups: cgroups.map((dir) => dir.slice(dir.lastIndexOf('/') + 1)), strays };
+}
+
+/** A scratch directory step users (any uid) can traverse. */
 export function scratchDir(prefix = 'renderer-test-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join('/tmp', prefix));
   chmodSync(path, 0o755);

@@ -7,6 +7,7 @@
 // command's, 128+N for signal N; 125 when the sandbox cannot be set up.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { UidLease } from '../sandbox/uids.js';
 import { createRunDir, removeRunDir, SANDBOX_IN, SANDBOX_OUT } from '../run/run-dir.js';
 import { newChildId } from '../run/owner.js';
 import { Runner } from '../run/runner.js';
@@ -61,11 +62,20 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
   }
   const limits = runner.limits({ timeoutMs: args.timeoutMs, memoryMiB: args.memoryMiB });
   const runId = newChildId();
-  const dir = createRunDir(runner.runsRoot, runId, config.sandbox.stepUid, config.sandbox.stepGid);
+  let lease: UidLease;
+  try {
+    lease = runner.sandbox.leaseUid();
+  } catch (error) {
+    say(`the sandbox could not be started: ${(error as Error).message}`);
+    return EXIT_SANDBOX_FAILED;
+  }
+  const dir = createRunDir(runner.runsRoot, runId, lease.uid, lease.gid);
+  let launched = false;
   try {
     const command = args.command[0]!;
     const child = await launch(runner.sandbox, {
       runId,
+      lease,
       limits,
       mode: 'command',
       binds: [
@@ -77,6 +87,7 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
       libraryUsers: [command],
       command: args.command,
     });
+    launched = true;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -90,7 +101,7 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
     const stats = await child.finish();
-    await child.removeCgroup();
+    await child.tearDown();
     if (exit.setupError) {
       say(`the sandbox could not be set up: ${exit.setupError}`);
       return EXIT_SANDBOX_FAILED;
@@ -104,6 +115,7 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
     say(`the sandbox could not be started: ${(error as Error).message}`);
     return EXIT_SANDBOX_FAILED;
   } finally {
+    if (!launched) lease.release();
     removeRunDir(dir);
   }
 }

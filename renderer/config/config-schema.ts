@@ -15,6 +15,13 @@ export const DEFAULT_ALLOWED_TYPES = [
   'Timestamp', 'Interval', 'Duration', 'Decimal', 'FixedSizeBinary', 'Dictionary',
 ] as const;
 
+/**
+ * Step uids by default: 2,000,000,000 up to 2,000,004,095, inside the block systemd
+ * leaves unused (1879048192-2147352575; UIDS-GIDS.md): no account, no /etc/subuid
+ * range of useradd (from 100000 in steps of 65536), no nspawn container, below 2^31.
+ */
+export const DEFAULT_UID_RANGE = Object.freeze({ first: 2_000_000_000, count: 4096 });
+
 export const LIMITS_SCHEMA: Schema = {
   type: 'object',
   properties: {
@@ -48,9 +55,27 @@ export const VALIDATION_SCHEMA: Schema = {
 export const SANDBOX_SCHEMA: Schema = {
   type: 'object',
   properties: {
-    /** The host uid/gid steps run as: never 0, never the renderer's own. */
-    stepUid: { type: 'integer', minimum: 1, maximum: 4_294_967_294, default: 65534 },
-    stepGid: { type: 'integer', minimum: 1, maximum: 4_294_967_294, default: 65534 },
+    /**
+     * Host uids (and gids of the same numbers) for sandboxes: every live sandbox on the
+     * host gets one of its own (sandbox/uids.ts), so per-user kernel budgets such as
+     * RLIMIT_NPROC count one run, never every run on the host.
+     */
+    uidRange: {
+      type: 'object',
+      default: {},
+      properties: {
+        first: { type: 'integer', minimum: 1000, maximum: 4_294_000_000, default: DEFAULT_UID_RANGE.first },
+        count: { type: 'integer', minimum: 16, maximum: 1_000_000, default: DEFAULT_UID_RANGE.count },
+      },
+    },
+    /**
+     * A directory every renderer instance on this host shares (tmpfs, emptied at boot):
+     * the step-uid leases and the locks that say which renderer instances are alive.
+     */
+    hostDir: { type: 'string', minLength: 1, default: '/run/renderer' },
+    /** Replaced by uidRange (one uid shared by all sandboxes made RLIMIT_NPROC host-wide); refused with a message. */
+    stepUid: { type: 'integer', description: 'no longer used: see sandbox.uidRange' },
+    stepGid: { type: 'integer', description: 'no longer used: see sandbox.uidRange' },
     bwrapPath: { type: 'string', minLength: 1, default: '/usr/bin/bwrap' },
     /** Where run cgroups are created; unset: chosen from the host (docs/config.md). */
     cgroupRoot: { type: 'string', minLength: 1 },
@@ -170,8 +195,11 @@ export interface ValidationRules {
 }
 
 export interface SandboxSettings {
-  stepUid: number;
-  stepGid: number;
+  uidRange: { first: number; count: number };
+  hostDir: string;
+  /** Refused when set (config/load.ts); kept in the schema only to say so. */
+  stepUid?: number;
+  stepGid?: number;
   bwrapPath: string;
   cgroupRoot?: string;
   requireCgroups: boolean;

@@ -17,10 +17,20 @@ export function whereInConfig(config: object, path: string): string {
   return line ? `${source.name} line ${line}` : source.name;
 }
 
+/** Fields that once existed: refused with what replaced them, never silently ignored. */
+function checkRetired(config: Config): void {
+  for (const field of ['stepUid', 'stepGid'] as const)
+    if (config.sandbox[field] !== undefined)
+      throw new SchemaError([
+        `\`sandbox.${field}\` is no longer used: every sandbox now runs as a uid of its own from \`sandbox.uidRange\` (first ${config.sandbox.uidRange.first}, count ${config.sandbox.uidRange.count}); one shared uid made RLIMIT_NPROC a host-wide budget. Remove \`${field}\` and set \`sandbox.uidRange.first\` to a free block of uids (renderer doctor checks it)`,
+      ]);
+}
+
 /** Validates `raw` (already parsed) as a config; `source` names it in messages. */
 export function configFrom(raw: unknown, source = 'config', text?: string): Readonly<Config> {
   try {
     const config = deepFreeze(validate<Config>(CONFIG_SCHEMA, raw));
+    checkRetired(config);
     sources.set(config, { name: source, text });
     return config;
   } catch (error) {

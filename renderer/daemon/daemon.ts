@@ -1,7 +1,7 @@
 // `renderer serve`: the long-lived daemon. Wiring only: config in, parts built and
 // connected, listen; and the graceful stop. The parts live in their own folders.
 import type { FastifyInstance } from 'fastify';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/config-schema.js';
@@ -13,7 +13,8 @@ import { Metrics } from '../observability/metrics.js';
 import { stopSampling } from '../observability/usage.js';
 import { Admission } from '../pool/admission.js';
 import { WarmPool } from '../pool/warm-pool.js';
-import { newChildId, ownerPid } from '../run/owner.js';
+import { newChildId } from '../run/owner.js';
+import { acquireLock } from '../sandbox/host-lock.js';
 import { Runner } from '../run/runner.js';
 import { BUNDLED_DATA_DIR, BUNDLED_STEPS_DIR } from '../paths.js';
 import { Scheduler } from '../schedule/scheduler.js';
@@ -33,7 +34,7 @@ export class Daemon {
   readonly startedAt = Date.now();
   server!: FastifyInstance;
   private sweeper: NodeJS.Timeout | undefined;
-  private lockFile: string | undefined;
+  private lockFd: number | undefined;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -114,21 +115,27 @@ export class Daemon {
     return address;
   }
 
-  /** One daemon per state directory: a second would clean up the first's live runs. */
+  /**
+   * One daemon per state directory: a second would clean up the first's live runs. An
+   * flock held for the daemon's life (host-lock.ts), so a holder in another pid
+   * namespace is seen as alive and a dead one's lock is free at once. The file says who
+   * holds it, for the message.
+   */
   private lock(): void {
     const file = join(this.runner.stateDir, 'daemon.lock');
-    try {
-      const text = readFileSync(file, 'utf8').trim();
-      const holder = text ? ownerPid(text) : null;
-      if (holder === undefined)
-        throw new RendererError('RENDERER_ERR_STATE_DIR', `${file} holds ${JSON.stringify(text.slice(0, 80))}, not a renderer id: remove it if no renderer serve uses this state directory`);
-      if (holder !== null)
-        throw new RendererError('RENDERER_ERR_STATE_DIR', `another renderer serve (pid ${holder}) uses the state directory ${this.runner.stateDir}`);
-    } catch (error) {
-      if (error instanceof RendererError) throw error;
+    const fd = acquireLock(file);
+    if (fd === null) {
+      let holder = '';
+      try {
+        holder = readFileSync(file, 'utf8').trim().slice(0, 200);
+      } catch {
+        /* named below without it */
+      }
+      throw new RendererError('RENDERER_ERR_STATE_DIR', `another renderer serve${holder ? ` (${holder})` : ''} uses the state directory ${this.runner.stateDir}; give each daemon its own stateDir`);
     }
-    writeFileSync(file, newChildId());
-    this.lockFile = file;
+    ftruncateSync(fd, 0);
+    writeSync(fd, `pid ${process.pid} (owner ${newChildId().replace(/-[0-9a-f]{8}$/, '')}), since ${new Date().toISOString()}\n`, 0);
+    this.lockFd = fd;
   }
 
   readinessProblems(): string[] {
@@ -187,7 +194,7 @@ export class Daemon {
     clearTimeout(forced);
     await this.runner.settle();
     stopSampling();
-    if (this.lockFile) rmSync(this.lockFile, { force: true });
+    if (this.lockFd !== undefined) closeSync(this.lockFd);
     this.log.info('stopped');
   }
 }

@@ -4,6 +4,10 @@
 // one result shape (contract section 3).
 import type { SandboxExit } from '../sandbox/launch.js';
 import type { ChildResult } from './protocol.js';
+import { RUNTIME_THREADS } from './step-child.js';
+
+/** Tasks of a ready step sandbox: bwrap, the reaper and the runtime's threads. */
+const RUNTIME_TASKS = 2 + RUNTIME_THREADS;
 
 export const OUTCOMES = ['ok', 'step_error', 'timeout', 'oom_killed', 'crashed', 'invalid_output', 'sandbox_error', 'canceled'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -36,6 +40,11 @@ export interface RunFacts {
   killedFor: KillReason | null;
   /** Did the child say it was ready before it ended? Before that, no user code ran. */
   wasReady: boolean;
+  /** Why a child that never said ready was given up on, when it stalled (overload). */
+  startupStalled: string | null;
+  /** Forks and clones the run's pids cgroup refused (pids.events). */
+  pidsLimitHits: number;
+  maxProcesses: number;
   oomKills: number;
   timeoutMs: number;
   memoryMiB: number;
@@ -68,13 +77,19 @@ export function classify(facts: RunFacts): { outcome: Outcome; error: string | n
   // ignores SIGXFSZ), SIGXFSZ for a process that does not.
   if (exit.signal === 'SIGXFSZ' || facts.child?.status === 'output_too_large')
     return { outcome: 'invalid_output', error: `the step wrote a file larger than the output limit of ${facts.maxOutputBytes} bytes` };
-  if (!facts.wasReady)
-    return {
-      outcome: 'sandbox_error',
-      error: `the step runtime failed to start: it ${describeExit(exit)}${facts.sandboxMessages ? ` (${facts.sandboxMessages})` : ''}`,
-    };
+  // Before ready no user code ran: whatever ended the child is the renderer's or the
+  // host's, never the step's, and the message says which evidence there is.
+  if (!facts.wasReady) {
+    const why = facts.startupStalled
+      ? `${facts.startupStalled}: the host is overloaded, or its start-up budget too small for it`
+      : facts.pidsLimitHits > 0
+        ? `it ${describeExit(exit)} after its sandbox refused ${facts.pidsLimitHits} new threads or processes at limits.maxProcesses ${facts.maxProcesses}; a ready runtime holds ${RUNTIME_TASKS} tasks, so raise limits.maxProcesses`
+        : `it ${describeExit(exit)}`;
+    return { outcome: 'sandbox_error', error: `the step runtime failed to start: ${why}${facts.sandboxMessages ? ` (${facts.sandboxMessages})` : ''}` };
+  }
   const clean = exit.exitCode === 0 && exit.signal === null;
-  if (!facts.child) return { outcome: 'crashed', error: clean ? 'the step exited without returning a result' : `the step ${describeExit(exit)}` };
+  const atLimit = facts.pidsLimitHits > 0 ? ` (it had tried to start more than its limit of ${facts.maxProcesses} processes and threads)` : '';
+  if (!facts.child) return { outcome: 'crashed', error: clean ? 'the step exited without returning a result' : `the step ${describeExit(exit)}${atLimit}` };
   if (!clean) return { outcome: 'crashed', error: `the step ${describeExit(exit)} after returning its result` };
   if (facts.child.status === 'step_error') return { outcome: 'step_error', error: facts.child.error?.message ?? 'the step failed' };
   if (facts.outputProblem) return { outcome: 'invalid_output', error: facts.outputProblem };

@@ -2,6 +2,7 @@
 // CLI, the daemon and the tests share.
 import { randomUUID } from 'node:crypto';
 import { chmodSync, copyFileSync, linkSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Limits } from '../config/config-schema.js';
 import type { CgroupStats } from '../sandbox/cgroup/driver.js';
@@ -13,6 +14,9 @@ import type { Runner } from './runner.js';
 import type { StepChild } from './step-child.js';
 
 const STARTUP_TIMEOUT_MS = 15_000;
+/** Children tried for one run before it is a sandbox_error: a child that failed to
+ * start ran no user code, so another try is always safe. */
+const START_ATTEMPTS = 2;
 const MAX_STEP_SOURCE_BYTES = 4 * 1024 * 1024;
 
 export interface RunStepOptions {
@@ -83,18 +87,32 @@ function stage(child: StepChild, options: RunStepOptions): void {
   }
 }
 
-/** Waits for the child's ready message; false if it exits or takes too long first. */
-async function becameReady(child: StepChild): Promise<boolean> {
+type Start = 'ready' | 'exited' | 'stalled';
+
+/** Waits for the child's ready message: 'exited' if it ended first, 'stalled' if it
+ * took longer than STARTUP_TIMEOUT_MS. */
+async function becameReady(child: StepChild): Promise<Start> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      child.ready.then(() => true, () => false),
-      child.process.exited.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STARTUP_TIMEOUT_MS))),
+      child.ready.then((): Start => 'ready', (): Start => 'exited'),
+      child.process.exited.then((): Start => 'exited'),
+      new Promise<Start>((resolve) => (timer = setTimeout(() => resolve('stalled'), STARTUP_TIMEOUT_MS))),
     ]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** "load average 7.9 over 2 cores" — the evidence for an overloaded host. */
+function hostLoad(): string {
+  return `load average ${loadavg()[0]!.toFixed(1)} over ${availableParallelism()} cores`;
+}
+
+/** How a child that never said ready ended, for the log line of a retry. */
+function describeEarlyExit(child: StepChild): string {
+  const said = sandboxMessages(child.logs.text());
+  return `it ended before it said ready${said ? `: ${said}` : ''}`;
 }
 
 function sandboxMessages(logs: string): string {
@@ -115,35 +133,51 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
   }
   if (options.signal?.aborted) return { ...result, outcome: 'canceled', error: 'the run was canceled' };
 
-  let child: StepChild;
-  try {
-    child = await (options.acquireChild ?? ((l) => runner.spawnChild(l)))(limits);
-  } catch (error) {
-    result.error = `the sandbox could not be started: ${(error as Error).message}`;
-    return result;
-  }
+  const acquire = options.acquireChild ?? ((l: Limits) => runner.spawnChild(l));
+  let child: StepChild | undefined;
+  let start: Start = 'exited';
   let timer: NodeJS.Timeout | undefined;
-  const onAbort = (): void => void child.kill('canceled');
+  const onAbort = (): void => void child?.kill('canceled');
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  // A cancel that came while the child was being acquired has fired already.
-  if (options.signal?.aborted) onAbort();
   let stats: CgroupStats | null = null;
   try {
-    let staged = true;
-    try {
-      stage(child, options);
-    } catch (error) {
-      staged = false;
-      result.error = `the run could not be prepared: ${(error as Error).message}`;
+    // A child that dies or stalls before it says ready ran no user code: it is the
+    // renderer's failure (a host limit, overload), never the step's. Such a child is
+    // discarded and another tried before the run is reported as a sandbox_error.
+    for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+      const failed = child;
+      try {
+        child = await acquire(limits);
+      } catch (error) {
+        result.error = `the sandbox could not be started: ${(error as Error).message}`;
+        if (!failed) return result;
+        break; // the earlier child's failure is the one reported
+      }
+      if (failed) {
+        runner.warn(`a step child failed to start (${start === 'stalled' ? `not ready within ${STARTUP_TIMEOUT_MS} ms, ${hostLoad()}` : describeEarlyExit(failed)}); trying another for run ${runId}`);
+        runner.defer(() => failed.discard());
+      }
+      // A cancel that came while the child was being acquired has fired already.
+      if (options.signal?.aborted) onAbort();
+      try {
+        stage(child, options);
+      } catch (error) {
+        result.error = `the run could not be prepared: ${(error as Error).message}`;
+        start = 'exited';
+        break;
+      }
+      start = await becameReady(child);
+      if (start === 'ready' || child.killedFor === 'canceled') break;
     }
-    if (staged && (await becameReady(child))) {
+    child = child!;
+    if (start === 'ready' && !child.killedFor) {
       child.dispatch({
         runId,
         stepPath: `${SANDBOX_IN}/${STEP_FILE}`,
         inputPath: options.input ? `${SANDBOX_IN}/${INPUT_FILE}` : undefined,
         paramsJson: options.paramsJson ?? '{}',
       });
-      timer = setTimeout(() => void child.kill('timeout'), limits.timeoutMs);
+      timer = setTimeout(() => void child?.kill('timeout'), limits.timeoutMs);
       options.onDispatch?.(child);
     } else if (!child.killedFor) {
       // Not dispatched: no user code ran. classify() reports why (sandbox_error).
@@ -172,6 +206,9 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
       killedFor: child.killedFor === 'startup' ? null : child.killedFor,
       // Dispatch happens only after the child said ready: before that no user code ran.
       wasReady: child.dispatchedAt !== null,
+      startupStalled: start === 'stalled' ? `it did not say ready within ${STARTUP_TIMEOUT_MS} ms (${hostLoad()})` : null,
+      pidsLimitHits: stats?.pidsLimitHits ?? 0,
+      maxProcesses: limits.maxProcesses,
       oomKills: stats?.oomKills ?? 0,
       timeoutMs: limits.timeoutMs,
       memoryMiB: limits.memoryMiB,
@@ -215,7 +252,10 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
-    child.finished();
-    runner.defer(() => child.cleanUp());
+    const last = child;
+    if (last) {
+      last.finished();
+      runner.defer(() => last.cleanUp());
+    }
   }
 }

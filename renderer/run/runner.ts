@@ -8,7 +8,7 @@ import { isRendererError, RendererError } from '../errors.js';
 import { useLibraryCache } from '../sandbox/host.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { defaultStateDir, ensurePrivateDir, installRuntime, markInUse, untraversableAncestor } from '../state-dir.js';
-import { ownerAlive } from './owner.js';
+import { ownerAlive, pruneDeadOwners, registerOwner } from './owner.js';
 import { removeRunDir, SANDBOX_IN, SANDBOX_OUT } from './run-dir.js';
 import { StepChild } from './step-child.js';
 
@@ -37,6 +37,8 @@ export class Runner {
       const blocked = untraversableAncestor(runsRoot);
       if (blocked)
         throw new RendererError('RENDERER_ERR_STATE_DIR', `the step user cannot reach the state directory ${stateDir}: ${blocked} is not searchable by others (chmod o+x it, or choose another stateDir)`);
+      // Before any name that carries this renderer's owner tag (owner.ts).
+      registerOwner(config.sandbox.hostDir);
       const runtimeDir = installRuntime(stateDir);
       useLibraryCache(join(stateDir, 'libraries.json'));
       const sandbox = await Sandbox.open(config.sandbox, { runtimeDir, stateDir, stepMountDirs: [SANDBOX_IN, SANDBOX_OUT], warn });
@@ -88,6 +90,7 @@ export class Runner {
       removed.push(`run directory ${name}`);
     }
     const cgroups = (await this.sandbox?.cgroups?.removeStale((name) => ownerAlive(name))) ?? [];
+    pruneDeadOwners();
     return [...removed, ...cgroups.map((name) => `cgroup ${name}`)];
   }
 

@@ -13,11 +13,23 @@ import type { KillReason } from './outcome.js';
 import { ResultChannel } from './protocol.js';
 import { createRunDir, removeRunDir, SANDBOX_IN, SANDBOX_OUT, type RunDir } from './run-dir.js';
 
+/** V8 platform worker threads of every step child. */
+export const V8_POOL_THREADS = 4;
+/** Threads of a ready step child: main, V8's delayed-task scheduler, the V8 workers and
+ * libuv's pool (UV_THREADPOOL_SIZE is never set inside: its default 4). */
+export const RUNTIME_THREADS = 2 + V8_POOL_THREADS + 4;
+
 export function runtimeCommand(sandbox: Sandbox): string[] {
   const settings = sandbox.settings;
   const command = [
     sandbox.nodePath,
     ...CHILD_V8_FLAGS,
+    // A fixed thread budget, whatever the host's cores: V8's platform workers are made
+    // at start-up (Node's default is 4 today; said here so no release or host changes it),
+    // libuv's 4 pool threads in the runtime's warm-up (step-runtime/child.ts). Every
+    // thread the runtime needs then exists before it says ready, and one that cannot be
+    // made fails the start-up (a sandbox_error), never the step.
+    `--v8-pool-size=${V8_POOL_THREADS}`,
   ];
   if (settings.nodePermissionModel)
     command.push(
@@ -83,11 +95,14 @@ export class StepChild {
 
   static async spawn(sandbox: Sandbox, runsRoot: string, limits: Limits): Promise<StepChild> {
     const childId = newChildId();
-    const dir = createRunDir(runsRoot, childId, sandbox.settings.stepUid, sandbox.settings.stepGid);
+    const lease = sandbox.leaseUid();
+    let dir: RunDir | undefined;
     let process: SandboxProcess;
     try {
+      dir = createRunDir(runsRoot, childId, lease.uid, lease.gid);
       process = await launch(sandbox, {
         runId: childId,
+        lease,
         limits,
         mode: 'step',
         binds: [
@@ -97,7 +112,8 @@ export class StepChild {
         command: runtimeCommand(sandbox),
       });
     } catch (error) {
-      removeRunDir(dir);
+      if (dir) removeRunDir(dir);
+      lease.release(); // nothing ran as it
       throw error;
     }
     let child: StepChild | undefined;
@@ -144,9 +160,9 @@ export class StepChild {
     this.markDone();
   }
 
-  /** Removes what the run left on the host: its cgroup and run directory. */
+  /** Removes what the run left on the host: its cgroup, uid lease and run directory. */
   async cleanUp(): Promise<void> {
-    await this.process.removeCgroup();
+    await this.process.tearDown();
     removeRunDir(this.dir);
   }
 

@@ -14,10 +14,12 @@ import { LAUNCHER_PATH, RUNTIME_FILES, RUNTIME_MOUNT } from '../paths.js';
 import { bwrapArgs, type Bind } from './bwrap-args.js';
 import { RUN_CGROUP_PREFIX, type CgroupStats, type RunCgroup } from './cgroup/driver.js';
 import type { Sandbox } from './sandbox.js';
+import type { UidLease } from './uids.js';
 
 const MIB = 1024 * 1024;
 const STATUS_MAX_BYTES = 4096;
-/** How long removeCgroup waits for the launcher to exit by itself before it kills. */
+const NPROC_MARGIN = 8;
+/** How long tearDown waits for the launcher to exit by itself before it kills. */
 const LAUNCHER_EXIT_WAIT_MS = 2000;
 
 export type LaunchMode = 'step' | 'command';
@@ -29,6 +31,9 @@ export interface Subprocess {
 
 export interface LaunchSpec {
   runId: string;
+  /** The sandbox's own step uid (sandbox.leaseUid()); the SandboxProcess ends the lease
+   * in tearDown(), or the caller when launch() throws. */
+  lease: UidLease;
   limits: Limits;
   mode: LaunchMode;
   /** Binds besides node, its libraries and the runtime directory. */
@@ -85,7 +90,7 @@ export class SandboxProcess {
   readonly result: Readable | null;
   /**
    * The command has ended. In step mode that is the reaper's report, when the sandbox's
-   * own teardown may still be under way (removeCgroup waits for it); otherwise, and
+   * own teardown may still be under way (tearDown waits for it); otherwise, and
    * whenever there is no report, the launcher's exit.
    */
   readonly exited: Promise<SandboxExit>;
@@ -94,9 +99,11 @@ export class SandboxProcess {
   /** Kills and the removal of one run's cgroup happen one after another, never at once. */
   private cgroupWork: Promise<void> = Promise.resolve();
   private readonly subprocess: Subprocess;
+  private readonly lease: UidLease;
 
-  constructor(subprocess: Subprocess, runId: string, cgroup: RunCgroup | null, mode: LaunchMode) {
+  constructor(subprocess: Subprocess, runId: string, cgroup: RunCgroup | null, mode: LaunchMode, lease: UidLease) {
     this.subprocess = subprocess;
+    this.lease = lease;
     this.runId = runId;
     this.cgroup = cgroup;
     const statusFd = mode === 'step' ? 4 : 3;
@@ -166,14 +173,22 @@ export class SandboxProcess {
   }
 
   /** Runs `work` on the cgroup after any earlier work on it; never throws (callers
-   * fire kills and forget them, and a kill racing the run's end is normal). */
-  private onCgroup(what: string, work: (cgroup: RunCgroup) => Promise<void>): Promise<void> {
+   * fire kills and forget them, and a kill racing the run's end is normal). Resolves
+   * false when the work failed. */
+  private onCgroup(what: string, work: (cgroup: RunCgroup) => Promise<void>): Promise<boolean> {
     const cgroup = this.cgroup;
-    if (!cgroup) return Promise.resolve();
-    this.cgroupWork = this.cgroupWork.then(() =>
-      work(cgroup).catch((error: unknown) => process.emitWarning(`${what} of run ${this.runId}: ${(error as Error).message}`)),
+    if (!cgroup) return Promise.resolve(true);
+    const done = this.cgroupWork.then(() =>
+      work(cgroup).then(
+        () => true,
+        (error: unknown) => {
+          process.emitWarning(`${what} of run ${this.runId}: ${(error as Error).message}`);
+          return false;
+        },
+      ),
     );
-    return this.cgroupWork;
+    this.cgroupWork = done.then(() => undefined);
+    return done;
   }
 
   /** After exit: what the run used. Final once the command has ended: nothing left in
@@ -189,15 +204,23 @@ export class SandboxProcess {
   /**
    * The end of every run: once the launcher has exited (or after
    * LAUNCHER_EXIT_WAIT_MS), kills whatever is left in the cgroup, waits until it is
-   * empty, and removes it. Never throws.
+   * empty, removes it, and only then ends the step uid's lease: a uid goes to another
+   * sandbox only once nothing runs as it. Without a cgroup, once the launcher has
+   * exited (bwrap's pid namespace took every process with it). Never throws.
    */
-  async removeCgroup(): Promise<void> {
-    if (!this.cgroup) return;
+  async tearDown(): Promise<void> {
+    if (!this.cgroup) {
+      await this.subprocess.exit;
+      this.lease.release();
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.subprocess.exit, new Promise((resolve) => (timer = setTimeout(resolve, LAUNCHER_EXIT_WAIT_MS)))]);
     clearTimeout(timer);
-    await this.onCgroup('ending the processes', (cgroup) => cgroup.kill());
+    const emptied = await this.onCgroup('ending the processes', (cgroup) => cgroup.kill());
     await this.onCgroup('removing the cgroup', (cgroup) => cgroup.remove());
+    if (emptied) this.lease.release();
+    else this.lease.abandon();
   }
 }
 
@@ -264,8 +287,8 @@ export async function launch(sandbox: Sandbox, spec: LaunchSpec): Promise<Sandbo
   const reaper = `${RUNTIME_MOUNT}/${RUNTIME_FILES.reaper}`;
   const bwrap = bwrapArgs({
     root: step ? sandbox.stepRoot.dir : undefined,
-    uid: sandbox.settings.stepUid,
-    gid: sandbox.settings.stepGid,
+    uid: spec.lease.uid,
+    gid: spec.lease.gid,
     binds,
     tmpSizeBytes: limits.tmpSizeMiB * MIB,
     seccompFd,
@@ -280,18 +303,24 @@ export async function launch(sandbox: Sandbox, spec: LaunchSpec): Promise<Sandbo
       })
     : null;
 
+  // With a pids cgroup, RLIMIT_NPROC sits a little above pids.max: the kernel checks it
+  // first, and only a refusal by the cgroup is counted (pids.events), which is the
+  // evidence that tells a run that met its limit from one that crashed on its own.
+  const nproc = cgroup ? limits.maxProcesses + NPROC_MARGIN : limits.maxProcesses;
   const launcherArgs = [
     '--status-fd', String(statusFd),
     '--keep-fds', String(seccompFd),
-    '--uid', String(sandbox.settings.stepUid),
-    '--gid', String(sandbox.settings.stepGid),
+    '--uid', String(spec.lease.uid),
+    '--gid', String(spec.lease.gid),
     ...(cgroup?.joinFiles ?? []).flatMap((file) => ['--cgroup-join', file]),
     // Backstops behind the cgroup: no core files, a per-file size cap at the output
     // limit, a bounded fd table, and a process cap for hosts without a pids cgroup.
+    // RLIMIT_NPROC counts every task of the uid on the host: a cap of this one run's
+    // only because the uid is this sandbox's alone (uids.ts).
     '--rlimit', 'CORE=0:0',
     '--rlimit', `FSIZE=${limits.maxOutputBytes}:${limits.maxOutputBytes}`,
     '--rlimit', `NOFILE=${limits.maxOpenFiles}:${limits.maxOpenFiles}`,
-    '--rlimit', `NPROC=${limits.maxProcesses}:${limits.maxProcesses}`,
+    '--rlimit', `NPROC=${nproc}:${nproc}`,
     '--',
     sandbox.settings.bwrapPath,
     ...bwrap,
@@ -309,5 +338,5 @@ export async function launch(sandbox: Sandbox, spec: LaunchSpec): Promise<Sandbo
     await cgroup?.remove().catch(() => undefined);
     throw error;
   }
-  return new SandboxProcess(subprocess, spec.runId, cgroup, spec.mode);
+  return new SandboxProcess(subprocess, spec.runId, cgroup, spec.mode, spec.lease);
 }

@@ -13,6 +13,7 @@ import { prepareV2Base, v1Driver, v2Driver, type CgroupDriver } from './cgroup/d
 import { isExecutable, nodeBinary, sharedLibraries } from './host.js';
 import { stage1Bytes } from './seccomp/policy.js';
 import { prepareStepRoot, type StepRoot } from './step-root.js';
+import { UidAllocator, type UidLease } from './uids.js';
 
 export interface OpenOptions {
   /** The installed runtime (state-dir.ts installRuntime). */
@@ -37,6 +38,7 @@ export class Sandbox {
     readonly seccompProgram: Buffer,
     /** The read-only root of every step sandbox. */
     readonly stepRoot: StepRoot,
+    readonly uids: UidAllocator,
   ) {}
 
   static async open(settings: Readonly<SandboxSettings>, options: OpenOptions): Promise<Sandbox> {
@@ -53,8 +55,10 @@ export class Sandbox {
       if (!existsSync(join(runtimeDir, file)))
         throw unavailable(`the step runtime is not built: ${join(runtimeDir, file)} is missing (run npm run build)`);
     const ownUid = process.getuid?.() ?? -1;
-    if (settings.stepUid === ownUid)
-      throw unavailable(`sandbox.stepUid ${settings.stepUid} is the renderer's own uid; steps must run as another user`);
+    const { first, count } = settings.uidRange;
+    if (ownUid >= first && ownUid < first + count)
+      throw unavailable(`the renderer's own uid ${ownUid} lies in sandbox.uidRange (${first} to ${first + count - 1}); steps must run as other users`);
+    const uids = new UidAllocator(settings.hostDir, settings.uidRange);
 
     const { driver, problem } = await openCgroups(settings, options.cgroupFs ?? realCgroupFs);
     if (!driver) {
@@ -79,7 +83,12 @@ export class Sandbox {
     } catch (error) {
       throw unavailable(`the step root cannot be prepared: ${(error as Error).message}`);
     }
-    return new Sandbox(settings, nodePath, runtimeDir, driver, problem, stage1Bytes(), stepRoot);
+    return new Sandbox(settings, nodePath, runtimeDir, driver, problem, stage1Bytes(), stepRoot, uids);
+  }
+
+  /** A step uid no other live sandbox on the host has (uids.ts); throws when none is free. */
+  leaseUid(): UidLease {
+    return this.uids.acquire();
   }
 
   /** Shared libraries of node, the reaper and `extra`, deduplicated (`renderer sandbox`). */

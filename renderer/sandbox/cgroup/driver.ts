@@ -20,6 +20,9 @@ export interface CgroupStats {
   peakMemoryBytes: number | null;
   memoryBytes: number | null;
   cpuSeconds: number | null;
+  /** Forks and clones the pids controller refused at pids.max (pids.events "max"):
+   * the evidence that a run, or its start-up, met its process/thread limit. */
+  pidsLimitHits: number;
 }
 
 export interface RunCgroup {
@@ -140,6 +143,7 @@ export function v1Driver(layout: V1Layout, fs: CgroupFs, parentName = 'renderer'
           peakMemoryBytes: await readNumber(fs, join(memory, 'memory.max_usage_in_bytes')),
           memoryBytes: await readNumber(fs, join(memory, 'memory.usage_in_bytes')),
           cpuSeconds: cpuNs === null ? null : cpuNs / 1e9,
+          pidsLimitHits: parseKeyValues(await fs.read(join(dirs.pids!, 'pids.events')).catch(() => '')).get('max') ?? 0,
         };
       },
       pids,
@@ -228,6 +232,7 @@ export function v2Driver(base: string, fs: CgroupFs, controllers: readonly strin
           peakMemoryBytes: await readNumber(fs, join(dir, 'memory.peak')),
           memoryBytes: await readNumber(fs, join(dir, 'memory.current')),
           cpuSeconds: usec === undefined ? null : usec / 1e6,
+          pidsLimitHits: parseKeyValues(await fs.read(join(dir, 'pids.events')).catch(() => '')).get('max') ?? 0,
         };
       },
       pids,

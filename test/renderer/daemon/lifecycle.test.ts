@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PACKAGE_ROOT } from '../../../renderer/paths.js';
-import { BIN, isRoot, scratchDir, waitFor } from '../../helpers.js';
+import { BIN, isRoot, leftoversOf, scratchDir, waitFor } from '../../helpers.js';
 
 interface Served {
   process: ChildProcess;
@@ -30,11 +30,17 @@ async function serve(config: Record<string, unknown>, dir: string, name = 'confi
   return { process: child, url: address, log: () => log, exited };
 }
 
-/** Nothing of the step user is left: every process gone (killed processes are reaped
- * asynchronously, so this waits a little), every run cgroup removed. */
-async function assertNoLeftovers(): Promise<void> {
-  await waitFor(() => leftovers().processes === 0 && leftovers().cgroups.length === 0, 5000, 'no leftovers').catch(() => undefined);
-  assert.deepEqual(leftovers(), { processes: 0, cgroups: [] }, 'no orphan process, no cgroup');
+/** Nothing of the daemon `pid` is left: every process of its runs gone (killed
+ * processes are reaped asynchronously, so this waits a little), every run cgroup
+ * removed, and no process runs as a step uid without a lease. Scoped to that daemon,
+ * so it holds while other renderers run beside the suite. */
+async function assertNoLeftovers(pid: number): Promise<void> {
+  const none = (): boolean => {
+    const l = leftoversOf(pid);
+    return l.processes === 0 && l.cgroups.length === 0 && l.strays.length === 0;
+  };
+  await waitFor(none, 5000, 'no leftovers').catch(() => undefined);
+  assert.deepEqual(leftoversOf(pid), { processes: 0, cgroups: [], strays: [] }, 'no orphan process, no cgroup');
 }
 
 const stateOf = (stateDir: string, name: string): { runs?: number; skippedOverlaps?: number; lastSuccessAt?: string; consecutiveFailures?: number } => {
@@ -47,22 +53,6 @@ const stateOf = (stateDir: string, name: string): { runs?: number; skippedOverla
 
 const post = (url: string, body: unknown): Promise<Response> =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-
-/** Live (not zombie) processes of the step user, and run cgroups that still exist. */
-function leftovers(): { processes: number; cgroups: string[] } {
-  let processes = 0;
-  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    try {
-      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
-      if (/^Uid:\s+65534\b/m.test(status) && !/^State:\s+Z/m.test(status)) processes++;
-    } catch {
-      /* gone */
-    }
-  }
-  const cgroupDirs = ['/sys/fs/cgroup/pids/renderer', '/sys/fs/cgroup/freezer/renderer'];
-  const cgroups = cgroupDirs.flatMap((d) => (existsSync(d) ? readdirSync(d).filter((n) => n.startsWith('run-')) : []));
-  return { processes, cgroups };
-}
 
 describe('renderer serve lifecycle', { skip: !isRoot && 'needs root (CI runs as root)' }, () => {
   let dir: ReturnType<typeof scratchDir>;
@@ -83,7 +73,7 @@ describe('renderer serve lifecycle', { skip: !isRoot && 'needs root (CI runs as 
     assert.equal(result.outcome, 'ok');
     assert.equal(result.json, 'finished');
     assert.equal(await d.exited, 0);
-    await assertNoLeftovers();
+    await assertNoLeftovers(d.process.pid!);
   });
 
   it('SIGTERM: runs still going when the grace period ends are killed', async () => {
@@ -94,17 +84,19 @@ describe('renderer serve lifecycle', { skip: !isRoot && 'needs root (CI runs as 
     const result = (await (await hanging).json()) as { outcome: string };
     assert.equal(result.outcome, 'canceled');
     assert.equal(await d.exited, 0);
-    await assertNoLeftovers();
+    await assertNoLeftovers(d.process.pid!);
   });
 
   it('kill -9 mid-run: the sandbox dies with it; a restart removes what was left', async () => {
     const stateDir = join(dir.path, 'state-c');
     const d = await serve({ stateDir }, dir.path, 'c.json');
     await post(`${d.url}/v1/runs?wait=false`, { step: { code: 'export function render() { for (;;) {} }' } });
-    await waitFor(() => leftovers().processes >= 2, 10_000, 'the run and a warm child');
+    const pid = d.process.pid!;
+    await waitFor(() => leftoversOf(pid).cgroups.length >= 2, 10_000, 'the run and a warm child');
     d.process.kill('SIGKILL');
     await d.exited;
-    await waitFor(() => leftovers().processes === 0, 10_000, 'bwrap --die-with-parent to end the sandboxes');
+    await waitFor(() => leftoversOf(pid).processes === 0 && leftoversOf(pid).strays.length === 0, 10_000, 'bwrap --die-with-parent to end the sandboxes');
+    assert.ok(leftoversOf(pid).cgroups.length > 0, 'run cgroups were left behind');
     assert.ok(readdirSync(join(stateDir, 'runs')).length > 0, 'run directories were left behind');
 
     const again = await serve({ stateDir }, dir.path, 'c.json');
@@ -117,7 +109,8 @@ describe('renderer serve lifecycle', { skip: !isRoot && 'needs root (CI runs as 
       again.process.kill('SIGTERM');
       await again.exited;
     }
-    await assertNoLeftovers();
+    await assertNoLeftovers(pid);
+    await assertNoLeftovers(again.process.pid!);
   });
 
   it('a schedule fires on time, writes whole outputs keeping the last K, and its state survives a restart', async () => {
@@ -186,7 +179,7 @@ describe('renderer serve lifecycle', { skip: !isRoot && 'needs root (CI runs as 
       second.stderr!.on('data', (c: Buffer) => (err += c));
       const code = await new Promise((resolve) => second.on('exit', resolve));
       assert.equal(code, 1);
-      assert.match(err, new RegExp(`another renderer serve \\(pid ${first.process.pid}\\) uses the state directory`));
+      assert.match(err, new RegExp(`another renderer serve \\(pid ${first.process.pid} .*\\) uses the state directory`));
     } finally {
       second.kill('SIGTERM'); // had it started, it would never end by itself
       first.process.kill('SIGTERM');

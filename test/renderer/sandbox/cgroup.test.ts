@@ -136,7 +136,8 @@ describe('cgroup v2 driver (fake cgroup2 tree)', () => {
     writeFileSync(join(dirOf, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');
     writeFileSync(join(dirOf, 'memory.peak'), '123456');
     writeFileSync(join(dirOf, 'cpu.stat'), 'usage_usec 2500000\n');
-    assert.deepEqual(await run.stats(), { oomKills: 1, peakMemoryBytes: 123456, memoryBytes: 0, cpuSeconds: 2.5 });
+    writeFileSync(join(dirOf, 'pids.events'), 'max 7\n');
+    assert.deepEqual(await run.stats(), { oomKills: 1, peakMemoryBytes: 123456, memoryBytes: 0, cpuSeconds: 2.5, pidsLimitHits: 7 });
 
     writeFileSync(join(dirOf, 'cgroup.procs'), '999999\n');
     await run.kill();

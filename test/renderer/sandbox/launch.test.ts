@@ -7,6 +7,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { RunCgroup } from '../../../renderer/sandbox/cgroup/driver.js';
 import { SandboxProcess, type LaunchMode, type Subprocess } from '../../../renderer/sandbox/launch.js';
+import type { UidLease } from '../../../renderer/sandbox/uids.js';
 
 interface FakeLauncher {
   subprocess: Subprocess;
@@ -32,9 +33,14 @@ function collect(stream: Readable): () => string {
 const settled = <T>(promise: Promise<T>): Promise<boolean> =>
   Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 50))]);
 
-function start(mode: LaunchMode, cgroup: RunCgroup | null = null): FakeLauncher & { process: SandboxProcess } {
+/** A uid lease that records how it ended. */
+function fakeLease(calls: string[] = []): UidLease {
+  return { uid: 2_000_000_000, gid: 2_000_000_000, release: () => void calls.push('release'), abandon: () => void calls.push('abandon') };
+}
+
+function start(mode: LaunchMode, cgroup: RunCgroup | null = null, lease = fakeLease()): FakeLauncher & { process: SandboxProcess } {
   const launcher = fakeLauncher();
-  return { ...launcher, process: new SandboxProcess(launcher.subprocess, 'run-test', cgroup, mode) };
+  return { ...launcher, process: new SandboxProcess(launcher.subprocess, 'run-test', cgroup, mode, lease) };
 }
 
 describe('SandboxProcess: the end of a run', () => {
@@ -90,17 +96,38 @@ describe('SandboxProcess: the end of a run', () => {
       joinFiles: [],
       kill: async () => void calls.push('kill'),
       remove: async () => void calls.push('remove'),
-      stats: async () => ({ oomKills: 0, peakMemoryBytes: 1, memoryBytes: 1, cpuSeconds: 0 }),
+      stats: async () => ({ oomKills: 0, peakMemoryBytes: 1, memoryBytes: 1, cpuSeconds: 0, pidsLimitHits: 0 }),
     } as unknown as RunCgroup;
-    const { process: child, pipes, exit } = start('step', cgroup);
+    const { process: child, pipes, exit } = start('step', cgroup, fakeLease(calls));
     pipes[4]!.write('started\nexited 0\n');
     await child.exited;
     assert.equal((await child.finish())?.peakMemoryBytes, 1);
-    const removed = child.removeCgroup();
+    const removed = child.tearDown();
     assert.equal(await settled(removed), false);
     assert.deepEqual(calls, [], 'nothing is killed while the sandbox tears itself down');
     exit(0);
     await removed;
-    assert.deepEqual(calls, ['kill', 'remove']);
+    assert.deepEqual(calls, ['kill', 'remove', 'release'], 'the uid goes back only once the cgroup is empty');
+  });
+
+  it('a cgroup that could not be emptied abandons the uid lease instead of releasing it', async () => {
+    const calls: string[] = [];
+    const cgroup = {
+      name: 'run-test',
+      joinFiles: [],
+      kill: async () => {
+        throw new Error('processes still in the cgroup after 10 s');
+      },
+      remove: async () => void calls.push('remove'),
+      stats: async () => ({ oomKills: 0, peakMemoryBytes: 1, memoryBytes: 1, cpuSeconds: 0, pidsLimitHits: 0 }),
+    } as unknown as RunCgroup;
+    const { process: child, pipes, exit } = start('step', cgroup, fakeLease(calls));
+    pipes[4]!.write('started\nexited 0\n');
+    exit(0);
+    await child.exited;
+    const warned = new Promise((resolve) => process.once('warning', resolve));
+    await child.tearDown();
+    await warned;
+    assert.deepEqual(calls, ['remove', 'abandon']);
   });
 });
