@@ -61,12 +61,13 @@ export function runJson(stepFile: string, args: readonly string[] = []): { statu
 }
 
 /** Run cgroup directories of the renderer process `ownerPid` (owner.ts names them
- * "run-<pid base 36>_..."), in the pids hierarchy of cgroup v1 or under v2's base. */
+ * "run-<pid base 36>_..."): below this process's own pids cgroup on v1 (renderers
+ * started by the tests inherit it), under v2's /sys/fs/cgroup/renderer as root. */
 function runCgroupsOf(ownerPid: number): string[] {
   const prefix = `run-${ownerPid.toString(36)}_`;
-  return ['/sys/fs/cgroup/pids/renderer', '/sys/fs/cgroup/renderer'].flatMap((base) =>
-    existsSync(base) ? readdirSync(base).filter((n) => n.startsWith(prefix)).map((n) => join(base, n)) : [],
-  );
+  const ownPids = /^\d+:pids:(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+  const bases = [...(ownPids !== undefined ? [join('/sys/fs/cgroup/pids', ownPids, 'renderer')] : []), '/sys/fs/cgroup/renderer'];
+  return bases.flatMap((base) => (existsSync(base) ? readdirSync(base).filter((n) => n.startsWith(prefix)).map((n) => join(base, n)) : []));
 }
 
 /**

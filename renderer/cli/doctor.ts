@@ -3,12 +3,15 @@
 // a run would end as sandbox_error before any run does. Exit 0 when steps can run.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import type { Config } from '../config/config-schema.js';
 import { LAUNCHER_PATH } from '../paths.js';
 import { runStep } from '../run/run-step.js';
 import { Runner } from '../run/runner.js';
 import { detectCgroups, favorsDynamicModifications } from '../sandbox/cgroup/detect.js';
+import { defaultPoolSize } from '../daemon/daemon.js';
 import { isExecutable } from '../sandbox/host.js';
+import { strayProcesses } from '../sandbox/uids.js';
 import { parseFlags, parseOrReport, UsageError, writeLine } from './args.js';
 
 export interface Check {
@@ -132,9 +135,11 @@ export async function hostChecks(config: Readonly<Config>): Promise<Check[]> {
     name: 'privileges',
     ok: process.getuid?.() === 0,
     required: false,
-    detail: `renderer uid ${process.getuid?.()}, steps run as uid ${config.sandbox.stepUid}`,
+    detail: `renderer uid ${process.getuid?.()}, each sandbox as a uid of its own from ${config.sandbox.uidRange.first} to ${config.sandbox.uidRange.first + config.sandbox.uidRange.count - 1}`,
     fix: 'not root: give build/Release/renderer-launcher cap_setuid,cap_setgid+ep and delegate a cgroup subtree (see Dockerfile)',
   });
+
+  add(uidRangeCheck(config));
 
   // The end-to-end check: a trivial step through every layer.
   let runner: Runner | null = null;
@@ -152,6 +157,7 @@ export async function hostChecks(config: Readonly<Config>): Promise<Check[]> {
         limits: runner.limits(),
       });
       await runner.settle();
+      add(await poolMemoryCheck(config, runner));
       add({
         name: 'trivial step',
         ok: result.outcome === 'ok',
@@ -164,6 +170,74 @@ export async function hostChecks(config: Readonly<Config>): Promise<Check[]> {
     }
   }
   return checks;
+}
+
+/** Who else uses a uid or gid of the range: accounts, groups, subordinate id ranges. */
+export function uidRangeUsers(range: { first: number; count: number }, files = { passwd: '/etc/passwd', group: '/etc/group', subuid: '/etc/subuid', subgid: '/etc/subgid' }): string[] {
+  const last = range.first + range.count - 1;
+  const inRange = (id: number): boolean => id >= range.first && id <= last;
+  const found: string[] = [];
+  for (const [what, file] of [['account', files.passwd], ['group', files.group]] as const)
+    for (const line of (readText(file) ?? '').split('\n')) {
+      const [name, , id] = line.split(':');
+      if (id !== undefined && /^\d+$/.test(id) && inRange(Number(id))) found.push(`${what} ${name} (${id}) in ${file}`);
+    }
+  for (const file of [files.subuid, files.subgid])
+    for (const line of (readText(file) ?? '').split('\n')) {
+      const [name, start, count] = line.split(':');
+      if (!start || !count || !/^\d+$/.test(start) || !/^\d+$/.test(count)) continue;
+      const [a, b] = [Number(start), Number(start) + Number(count) - 1];
+      if (a <= last && b >= range.first) found.push(`${name}'s range ${a}-${b} in ${file}`);
+    }
+  return found;
+}
+
+/** The step-uid range must belong to no one else: a host account or a container's
+ * subordinate ids sharing a uid with a step could reach its files and processes. */
+function uidRangeCheck(config: Readonly<Config>): Check {
+  const { uidRange, hostDir } = config.sandbox;
+  const users = uidRangeUsers(uidRange);
+  let strays: string[] = [];
+  try {
+    strays = strayProcesses(hostDir, uidRange).slice(0, 5).map((p) => `process ${p.pid} runs as ${p.uid} with no sandbox lease`);
+  } catch (error) {
+    strays = [`the leases under ${hostDir} cannot be read: ${(error as Error).message}`];
+  }
+  const problems = [...users, ...strays];
+  return {
+    name: 'step uids',
+    ok: problems.length === 0,
+    required: true,
+    detail: problems.length
+      ? `sandbox.uidRange ${uidRange.first}-${uidRange.first + uidRange.count - 1} is used: ${problems.join('; ')}`
+      : `${uidRange.count} uids from ${uidRange.first}, leased one per live sandbox under ${hostDir}/uids; no account, subordinate range or other process uses them`,
+    fix: 'set sandbox.uidRange.first to a block of uids nobody on this host uses (every renderer on the host must share one range and one sandbox.hostDir)',
+  };
+}
+
+/** What the warm pool costs: one warm child's memory, measured, times the pool size. */
+async function poolMemoryCheck(config: Readonly<Config>, runner: Runner): Promise<Check> {
+  const size = config.pool.size ?? defaultPoolSize(availableParallelism());
+  let perChild: number | null = null;
+  try {
+    const child = await runner.spawnChild(runner.limits());
+    await Promise.race([child.ready, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+    perChild = (await child.process.cgroup?.stats())?.memoryBytes ?? null;
+    await child.discard();
+  } catch {
+    /* reported as unmeasured */
+  }
+  const mib = (bytes: number): string => `${Math.round(bytes / 2 ** 20)} MiB`;
+  if (perChild === null) return { name: 'pool memory', ok: false, required: false, detail: `pool.size ${size}: a warm child's memory could not be measured (no cgroup)` };
+  const total = perChild * size;
+  const share = total / totalmem();
+  return {
+    name: 'pool memory',
+    ok: share <= 0.25,
+    required: false,
+    detail: `pool.size ${size} x ${mib(perChild)} per warm child = ${mib(total)} (${(share * 100).toFixed(1)}% of ${mib(totalmem())})`,
+    fix: 'lower pool.size: past a few warm children per core a larger pool buys no latency',
+  };
 }
 
 export async function doctorCommand(argv: string[]): Promise<number> {

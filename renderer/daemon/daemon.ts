@@ -2,7 +2,7 @@
 // connected, listen; and the graceful stop. The parts live in their own folders.
 import type { FastifyInstance } from 'fastify';
 import { closeSync, existsSync, ftruncateSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/config-schema.js';
 import { whereInConfig } from '../config/load.js';
@@ -22,6 +22,13 @@ import { Executor } from './executor.js';
 import { References } from './references.js';
 import { RunRegistry } from './run-registry.js';
 import { TableStore } from './table-store.js';
+
+/**
+ * Warm children by default: one per core up to 16. Past that a warm pool buys no
+ * latency (a refill takes ~40 ms of one core) but costs memory: each waiting child holds
+ * ~30-40 MiB (renderer doctor measures it), so 64 cores would park ~2.5 GiB.
+ */
+export const defaultPoolSize = (cores: number): number => Math.min(cores, 16);
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -64,8 +71,10 @@ export class Daemon {
     const runner = await Runner.create(config, { warn: (message) => log.warn(message) });
     if (!runner.sandbox) log.error({ problem: runner.sandboxProblem }, 'the sandbox is unavailable: every run will end as sandbox_error (run `renderer doctor`)');
 
-    const cores = cpus().length;
+    // Cores this process may use (affinity, not the machine's count).
+    const cores = availableParallelism();
     let pool: WarmPool | null = null;
+    let executor: Executor | undefined;
     const admission = new Admission(server.maxConcurrentRuns ?? Math.max(2, cores), server.queueSize, server.queueTimeoutMs);
     const metrics = new Metrics({
       poolSize: () => pool?.size ?? 0,
@@ -75,15 +84,18 @@ export class Daemon {
       queueRejected: () => admission.rejected,
       activeRuns: () => admission.active,
     });
-    const poolSize = config.pool.size ?? cores;
+    const poolSize = config.pool.size ?? defaultPoolSize(cores);
     if (runner.sandbox && poolSize > 0)
       pool = new WarmPool(runner, poolSize, runner.limits(), {
         spawned: (seconds) => metrics.childSpawned(seconds),
-        problem: (message) => log.warn(message),
+        problem: (message, failedStart) => {
+          log.warn(message);
+          if (failedStart) executor?.startHealth.record(false, message);
+        },
       });
     const tables = new TableStore(runner.stateDir, server.maxUploadBytes, server.tableTtlSeconds, config.validation);
     const references = new References(stepsDir, dataRoot, tables);
-    const executor = new Executor(runner, config, pool, admission, new RunRegistry(server.runHistory), references, metrics, log);
+    executor = new Executor(runner, config, pool, admission, new RunRegistry(server.runHistory), references, metrics, log);
     const scheduler = new Scheduler(config.schedules, executor, runner.stateDir, metrics, log, (path) => whereInConfig(config, path));
     scheduler.validate();
 
@@ -143,6 +155,8 @@ export class Daemon {
     if (this.stopping) problems.push('shutting down');
     if (!this.runner.sandbox) problems.push(`sandbox unavailable: ${this.runner.sandboxProblem}`);
     else if (this.pool && this.pool.warm === 0) problems.push('no warm child in the pool yet');
+    const degraded = this.executor.startHealth.problem();
+    if (degraded) problems.push(degraded);
     return problems;
   }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Config, Limits } from '../config/config-schema.js';
 import { isRendererError, RendererError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { StartHealth } from './start-health.js';
 import { INLINE_STEP, type Metrics } from '../observability/metrics.js';
 import { OutcomeTimeline } from '../observability/timeline.js';
 import { sampleWhileRunning } from '../observability/usage.js';
@@ -51,6 +52,7 @@ export class Executor {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     readonly timeline = new OutcomeTimeline(),
+    readonly startHealth = new StartHealth(),
   ) {
     this.outputsDir = ensurePrivateDir(join(runner.stateDir, 'outputs'));
   }
@@ -124,6 +126,7 @@ export class Executor {
       record.state = result.outcome === 'canceled' ? 'canceled' : 'done';
       this.metrics.runFinished(record.step, result);
       this.timeline.record(result.outcome);
+      this.startHealth.record(result.outcome !== 'sandbox_error', result.error);
       this.log.info(
         {
           runId: record.runId,

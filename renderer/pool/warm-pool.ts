@@ -16,7 +16,8 @@ const REFILL_DELAY_MS = 50;
 export interface PoolEvents {
   /** A child became warm; seconds from spawn to ready. */
   spawned?(seconds: number): void;
-  problem?(message: string): void;
+  /** `failedStart`: a child could not be spawned or did not become ready. */
+  problem?(message: string, failedStart?: boolean): void;
 }
 
 export class WarmPool {
@@ -55,7 +56,7 @@ export class WarmPool {
     try {
       child = await this.runner.spawnChild(this.limits);
     } catch (error) {
-      this.events.problem?.(`warm child could not be spawned: ${(error as Error).message}`);
+      this.events.problem?.(`warm child could not be spawned: ${(error as Error).message}`, true);
       await new Promise((resolve) => setTimeout(resolve, 1000).unref()); // do not spin on a broken host
       if (!this.closed) setImmediate(() => this.fill());
       return;
@@ -70,7 +71,7 @@ export class WarmPool {
     } catch (error) {
       clearTimeout(timer);
       const said = child.logs.text().trim().split('\n').slice(-3).join(' | ');
-      this.events.problem?.(`warm child ${child.childId} failed: ${(error as Error).message}${said ? ` (${said})` : ''}`);
+      this.events.problem?.(`warm child ${child.childId} failed: ${(error as Error).message}${said ? ` (${said})` : ''}`, true);
       await child.discard();
       if (!this.closed) setTimeout(() => this.fill(), 1000).unref();
       return;

@@ -51,8 +51,11 @@ function drawExits(exits) {
 }
 
 function render(status) {
-  $('ready').textContent = status.ready ? 'ready' : 'not ready';
-  $('ready').className = `badge ${status.ready ? 'ready' : 'not-ready'}`;
+  // Degraded (recent sandbox starts failing) is not-ready too, never green.
+  const degraded = status.problems.some((p) => p.startsWith('degraded'));
+  const state = status.ready ? 'ready' : degraded ? 'degraded' : 'not ready';
+  $('ready').textContent = state;
+  $('ready').className = `badge ${state.replace(' ', '-')}`;
   $('uptime').textContent = `up ${ago(status.uptimeSeconds)}`;
   $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
   $('problem').hidden = status.problems.length === 0;

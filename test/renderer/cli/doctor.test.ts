@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { uidRangeUsers } from '../../../renderer/cli/doctor.js';
 import { cli, isRoot, scratchDir } from '../../helpers.js';
 
 interface Report {
@@ -59,5 +60,35 @@ describe('renderer doctor flags', () => {
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /^renderer doctor: cannot read config file \/nonexistent\/renderer.json/);
     assert.equal(missing.stdout, '');
+  });
+
+  it('names every host account, group and subordinate id range inside the step-uid range', () => {
+    const dir = scratchDir('renderer-doctor-uids-');
+    try {
+      const file = (name: string, text: string): string => {
+        writeFileSync(join(dir.path, name), text);
+        return join(dir.path, name);
+      };
+      const files = {
+        passwd: file('passwd', 'root:x:0:0::/root:/bin/sh\nclash:x:2000000005:100::/:/bin/false\nbelow:x:1999999999:100::/:/bin/false\n'),
+        group: file('group', 'root:x:0:\nclashers:x:2000004095:\n'),
+        subuid: file('subuid', 'alice:100000:65536\nbob:1999990000:10001\n'),
+        subgid: file('subgid', 'alice:100000:65536\n'),
+      };
+      assert.deepEqual(uidRangeUsers({ first: 2_000_000_000, count: 4096 }, files), [
+        `account clash (2000000005) in ${files.passwd}`,
+        `group clashers (2000004095) in ${files.group}`,
+        `bob's range 1999990000-2000000000 in ${files.subuid}`,
+      ]);
+      assert.deepEqual(uidRangeUsers({ first: 3_000_000_000, count: 16 }, files), []);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('reports the step-uid range and what the warm pool costs in memory', () => {
+    const { report } = doctor({ pool: { size: 3 } });
+    assert.equal(check(report, 'step uids')?.ok, true, check(report, 'step uids')?.detail);
+    assert.match(check(report, 'pool memory')?.detail ?? '', /^pool\.size 3 x \d+ MiB per warm child = \d+ MiB \(/);
   });
 });

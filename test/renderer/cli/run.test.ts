@@ -142,6 +142,23 @@ describe('renderer run: outcomes', () => {
       dir.remove();
     }
   });
+
+  it('sandbox_error, never crashed: a runtime that cannot make its threads at start-up (limits.maxProcesses 8) is named as such', () => {
+    // Every thread the runtime needs is made before it says ready; one refused there is
+    // the renderer's host limit, not the step's crash (issue 12: SIGABRT was `crashed`).
+    const dir = scratchDir();
+    try {
+      const config = join(dir.path, 'config.json');
+      writeFileSync(config, JSON.stringify({ limits: { maxProcesses: 8 } }));
+      const { status, result, stderr } = runJson(step('ok-sum'), ['--config', config]);
+      assert.equal(status, 3);
+      assert.equal(result.outcome, 'sandbox_error');
+      assert.match(result.error!, /failed to start: .*refused \d+ new threads or processes at limits\.maxProcesses 8; a ready runtime holds \d+ tasks, so raise limits\.maxProcesses/);
+      assert.match(stderr, /a step child failed to start .*; trying another/, 'a failed start is retried once');
+    } finally {
+      dir.remove();
+    }
+  });
 });
 
 describe('renderer run: without the start-up snapshot', () => {

@@ -85,4 +85,26 @@ describe('status page in headless Chromium', { skip: (!isRoot && 'needs root') |
     // (waitForFunction would evaluate a string, which the page's CSP rightly forbids.)
     await waitFor(async () => Number(await page.getByTestId('outcome-ok').textContent()) === before + 1, 10_000, 'the page to show the new run');
   });
+
+  it('a renderer whose sandbox starts keep failing is "degraded", never green, and /readyz says 503', { timeout: 120_000 }, async () => {
+    // limits.maxProcesses 8 is below what the runtime needs: every start fails.
+    const broken = await startDaemon({ pool: { size: 0 }, limits: { maxProcesses: 8 } });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await broken.inject({ method: 'POST', url: '/v1/runs', payload: { step: { name: 'example-describe' } } });
+        assert.equal((r.json() as { outcome: string }).outcome, 'sandbox_error');
+      }
+      const ready = await broken.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(ready.statusCode, 503);
+      assert.match((ready.json() as { problems: string[] }).problems.join(' '), /^degraded: 3 of the last 3 sandbox starts failed/);
+      const port = (broken.daemon.server.server.address() as { port: number }).port;
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.waitForSelector('body[data-loaded="true"]');
+      assert.equal((await page.locator('#ready').textContent())!.trim(), 'degraded');
+      assert.equal(await page.locator('#ready').getAttribute('class'), 'badge degraded');
+    } finally {
+      await broken.stop();
+    }
+  });
 });
