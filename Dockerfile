@@ -35,11 +35,13 @@ RUN npm run build && npm prune --omit=dev && rm -rf build/Release/obj.target bui
 FROM node:20-bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap libcap2-bin tini \
     && rm -rf /var/lib/apt/lists/*
-# The renderer runs as `renderer`; steps as `renderer-step`, a user that owns nothing.
+# The renderer runs as `renderer`; each sandbox as a uid of its own from
+# sandbox.uidRange (config.json), numbers no account holds. /run/renderer holds their
+# leases: to share one range between several containers on a host, bind-mount one host
+# directory there in each (-v /run/renderer:/run/renderer), or give each its own range.
 RUN groupadd --system renderer && useradd --system --gid renderer --home-dir /var/lib/renderer renderer \
-    && groupadd --system --gid 60000 renderer-step \
-    && useradd --system --uid 60000 --gid 60000 --no-create-home --shell /usr/sbin/nologin renderer-step \
-    && install -d -o renderer -g renderer -m 0711 /var/lib/renderer
+    && install -d -o renderer -g renderer -m 0711 /var/lib/renderer \
+    && install -d -o renderer -g renderer -m 0700 /run/renderer
 COPY --from=build /opt/renderer /opt/renderer
 COPY deploy/docker/config.json /etc/renderer/config.json
 COPY deploy/docker/entrypoint.sh /usr/local/bin/renderer-entrypoint

@@ -4,12 +4,12 @@
 import * as arrow from 'apache-arrow';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { mapFile, MapError } from '../../../renderer/arrow/mapped-file.js';
 import type { RunResult } from '../../../renderer/run/outcome.js';
-import { BIN, cli, runJson, scratchDir, step, writeTable } from '../../helpers.js';
+import { BIN, cli, runJson, scratchDir, step, waitFor, writeTable } from '../../helpers.js';
 
 const floats = (n: number, batches: number): arrow.Table =>
   new arrow.Table(
@@ -17,6 +17,19 @@ const floats = (n: number, batches: number): arrow.Table =>
       new arrow.RecordBatch({ v: arrow.makeData({ type: new arrow.Float64(), data: Float64Array.from({ length: n }, (_, i) => b * n + i) }) }),
     ),
   );
+
+/** Does any process on the host map the file with this inode? */
+function mapsInode(inode: number): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/maps`, 'utf8').split('\n').some((line) => line.split(/\s+/)[4] === String(inode))) return true;
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return false;
+}
 
 describe('the native mmap addon', () => {
   let dir: ReturnType<typeof scratchDir>;
@@ -111,10 +124,14 @@ describe('big tables through renderer run', () => {
 
   it('an input truncated under the step\'s mapping: SIGBUS ends the step as crashed, the renderer is fine', async () => {
     const path = writeTable(join(dir.path, 'trunc.arrow'), floats(1_000_000, 8));
-    const child = spawn(process.execPath, [BIN, 'run', step('slow-reader'), '--input', path, '--params', '{"waitMs":1500}', '--json']);
+    const child = spawn(process.execPath, [BIN, 'run', step('slow-reader'), '--input', path, '--params', '{"waitMs":6000}', '--json']);
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    // Not a fixed delay (a busy host starts the step later): truncate once a process has
+    // this very file (its inode) mapped, plus a second for the table's metadata to be read.
+    const inode = statSync(path).ino;
+    await waitFor(() => mapsInode(inode), 60_000, 'the step to map its input');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     truncateSync(path, 4096);
     const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
     const result = JSON.parse(stdout) as RunResult;
