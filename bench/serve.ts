@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_UID_RANGE } from '../renderer/config/config-schema.js';
 import { PACKAGE_ROOT } from '../renderer/paths.js';
 import { interleave, median, mib, percentile, table } from './stats.js';
 
@@ -17,14 +18,19 @@ function rssOf(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 }
 
-/** RSS of each warm child's node process (the step user's processes running the runtime). */
+/** A step's uid: the one shared step user of old (65534), or one of the range each sandbox now takes its own from. */
+function isStepUid(uid: number): boolean {
+  return uid === 65534 || (uid >= DEFAULT_UID_RANGE.first && uid < DEFAULT_UID_RANGE.first + DEFAULT_UID_RANGE.count);
+}
+
+/** RSS of each warm child's node process (a step uid's processes running the runtime). */
 function warmChildRss(): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
     try {
       const status = readFileSync(`/proc/${entry}/status`, 'utf8');
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (/^Uid:\s+65534\b/m.test(status) && cmdline.includes('/opt/renderer') && cmdline.startsWith(process.execPath)) out.push(rssOf(Number(entry)));
+      if (isStepUid(Number(/^Uid:\s+(\d+)/m.exec(status)?.[1])) && cmdline.includes('/opt/renderer') && cmdline.startsWith(process.execPath)) out.push(rssOf(Number(entry)));
     } catch {
       /* gone */
     }

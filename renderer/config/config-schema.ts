@@ -15,6 +15,13 @@ export const DEFAULT_ALLOWED_TYPES = [
   'Timestamp', 'Interval', 'Duration', 'Decimal', 'FixedSizeBinary', 'Dictionary',
 ] as const;
 
+/**
+ * Step uids by default: 2,000,000,000 up to 2,000,004,095, inside the block systemd
+ * leaves unused (1879048192-2147352575; UIDS-GIDS.md): no account, no /etc/subuid
+ * range of useradd (from 100000 in steps of 65536), no nspawn container, below 2^31.
+ */
+export const DEFAULT_UID_RANGE = Object.freeze({ first: 2_000_000_000, count: 4096 });
+
 export const LIMITS_SCHEMA: Schema = {
   type: 'object',
   properties: {
