@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { DEFAULT_UID_RANGE } from '../renderer/config/config-schema.js';
 import { PACKAGE_ROOT } from '../renderer/paths.js';
 import { postRun, startDaemon } from './daemon.js';
+import { TRIVIAL_STEP } from './steps.js';
 import { interleave, median, mib, percentile, table } from './stats.js';
 
-const STEP = 'export function render(table, params, ctx) { return { json: { ok: true } }; }';
 const NAIVE_RUNNER = `import * as arrow from 'apache-arrow';
 const step = await import(process.argv[2]);
 process.stdout.write(JSON.stringify(await step.render(new arrow.Table(), {}, { arrow })));`;
@@ -45,13 +45,13 @@ export async function serveBench(quick: boolean): Promise<string> {
   const stepFile = join(daemon.dir, 'step.mjs');
   const naive = join(PACKAGE_ROOT, 'bench', '.naive-runner.mjs');
   try {
-    writeFileSync(stepFile, STEP);
+    writeFileSync(stepFile, TRIVIAL_STEP);
     writeFileSync(naive, NAIVE_RUNNER);
     await new Promise((r) => setTimeout(r, 1000));
     const idleRss = rssOf(daemon.pid);
     const childRss = warmChildRss();
 
-    const body = JSON.stringify({ step: { code: STEP } });
+    const body = JSON.stringify({ step: { code: TRIVIAL_STEP } });
     const post = async (): Promise<void> => {
       const answer = await postRun(base, body);
       if (answer.outcome !== 'ok') throw new Error(`run failed: ${JSON.stringify(answer)}`);
