@@ -18,7 +18,7 @@ export interface BenchDaemon {
 export interface RunAnswer {
   /** `ok`, another outcome, `http 503 RENDERER_ERR_…`, or `request failed`. */
   outcome: string;
-  /** The result's error, or the HTTP error's message. */
+  /** The result's error (else its signal or exit code), or the HTTP error's message. */
   error: string | null;
 }
 
@@ -52,8 +52,11 @@ export async function startDaemon(name: string, config: { server?: Record<string
 export async function postRun(url: string, body: string): Promise<RunAnswer> {
   try {
     const response = await fetch(`${url}/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const answer = (await response.json()) as { outcome?: string; error?: string | { code: string; message: string } | null };
-    if (answer.outcome) return { outcome: answer.outcome, error: typeof answer.error === 'string' ? answer.error : null };
+    const answer = (await response.json()) as { outcome?: string; exitCode?: number | null; signal?: string | null; error?: string | { code: string; message: string } | null };
+    if (answer.outcome) {
+      const exit = answer.signal ? `signal ${answer.signal}` : answer.exitCode ? `exit code ${answer.exitCode}` : null;
+      return { outcome: answer.outcome, error: typeof answer.error === 'string' ? answer.error : exit };
+    }
     const error = typeof answer.error === 'object' ? answer.error : null;
     return { outcome: `http ${response.status} ${error?.code ?? ''}`.trim(), error: error?.message ?? null };
   } catch (error) {
