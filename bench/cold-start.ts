@@ -10,9 +10,8 @@ import { runStep } from '../renderer/run/run-step.js';
 import { Runner } from '../renderer/run/runner.js';
 import { interleave, median, percentile, table } from './stats.js';
 import { favorsDynamicModifications } from '../renderer/sandbox/cgroup/detect.js';
+import { TRIVIAL_STEP } from './steps.js';
 import { runUnsandboxed } from './unsandboxed.js';
-
-const TRIVIAL = 'export function render(table, params, ctx) { return { json: { ok: true } }; }';
 
 export async function coldStart(quick: boolean): Promise<string> {
   const runner = await Runner.create(configFrom({}));
@@ -22,19 +21,19 @@ export async function coldStart(quick: boolean): Promise<string> {
   const n = quick ? 10 : 80;
   // Warm-up: page cache, ldd cache, JIT of the renderer's own code.
   for (let i = 0; i < 3; i++) {
-    await runStep(runner, { step: { code: TRIVIAL }, limits: runner.limits() });
-    await runUnsandboxed(runtimeDir, TRIVIAL);
+    await runStep(runner, { step: { code: TRIVIAL_STEP }, limits: runner.limits() });
+    await runUnsandboxed(runtimeDir, TRIVIAL_STEP);
   }
   let failures = 0;
   const deferred: Array<() => void> = [];
   const [sandboxed, direct] = await interleave(
     n,
     async () => {
-      const r = await runStep(runner, { step: { code: TRIVIAL }, limits: runner.limits() });
+      const r = await runStep(runner, { step: { code: TRIVIAL_STEP }, limits: runner.limits() });
       if (r.outcome !== 'ok') failures++;
     },
     async () => {
-      const r = await runUnsandboxed(runtimeDir, TRIVIAL, (work) => deferred.push(work));
+      const r = await runUnsandboxed(runtimeDir, TRIVIAL_STEP, (work) => deferred.push(work));
       if (!r || r.status !== 1) failures++;
     },
     // Both sides remove their run's files after the result (runStep through

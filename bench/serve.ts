@@ -2,13 +2,15 @@
 // pool, against a cold unsandboxed `node` running the same step (node + apache-arrow +
 // the step module, as a plain implementation would), side by side; sustained
 // throughput of trivial steps; idle daemon RSS and warm child RSS.
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_UID_RANGE } from '../renderer/config/config-schema.js';
 import { PACKAGE_ROOT } from '../renderer/paths.js';
+import { postRun, startDaemon } from './daemon.js';
+import { TRIVIAL_STEP } from './steps.js';
 import { interleave, median, mib, percentile, table } from './stats.js';
 
-const STEP = 'export function render(table, params, ctx) { return { json: { ok: true } }; }';
 const NAIVE_RUNNER = `import * as arrow from 'apache-arrow';
 const step = await import(process.argv[2]);
 process.stdout.write(JSON.stringify(await step.render(new arrow.Table(), {}, { arrow })));`;
@@ -17,14 +19,19 @@ function rssOf(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 }
 
-/** RSS of each warm child's node process (the step user's processes running the runtime). */
+/** A step's uid: the one shared step user of old (65534), or one of the range each sandbox now takes its own from. */
+function isStepUid(uid: number): boolean {
+  return uid === 65534 || (uid >= DEFAULT_UID_RANGE.first && uid < DEFAULT_UID_RANGE.first + DEFAULT_UID_RANGE.count);
+}
+
+/** RSS of each warm child's node process (a step uid's processes running the runtime). */
 function warmChildRss(): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
     try {
       const status = readFileSync(`/proc/${entry}/status`, 'utf8');
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (/^Uid:\s+65534\b/m.test(status) && cmdline.includes('/opt/renderer') && cmdline.startsWith(process.execPath)) out.push(rssOf(Number(entry)));
+      if (isStepUid(Number(/^Uid:\s+(\d+)/m.exec(status)?.[1])) && cmdline.includes('/opt/renderer') && cmdline.startsWith(process.execPath)) out.push(rssOf(Number(entry)));
     } catch {
       /* gone */
     }
@@ -33,35 +40,21 @@ function warmChildRss(): number[] {
 }
 
 export async function serveBench(quick: boolean): Promise<string> {
-  const dir = mkdtempSync('/tmp/renderer-bench-serve-');
-  chmodSync(dir, 0o755);
-  const config = join(dir, 'config.json');
-  writeFileSync(config, JSON.stringify({ stateDir: join(dir, 'state'), server: { port: 0, queueSize: 256 }, log: { level: 'info' } }));
-  const daemon = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'renderer.js'), 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  daemon.stdout.on('data', (c: Buffer) => (log += c));
-  daemon.stderr.on('data', (c: Buffer) => (log += c));
-  const stepFile = join(dir, 'step.mjs');
+  const daemon = await startDaemon('serve', { server: { queueSize: 256 } });
+  const base = daemon.url;
+  const stepFile = join(daemon.dir, 'step.mjs');
   const naive = join(PACKAGE_ROOT, 'bench', '.naive-runner.mjs');
-  writeFileSync(stepFile, STEP);
-  writeFileSync(naive, NAIVE_RUNNER);
   try {
-    let base = '';
-    for (let i = 0; i < 200 && !base; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      const ready = await fetch(`http://127.0.0.1:${portFrom(log)}/readyz`).then((r) => r.ok, () => false).catch(() => false);
-      if (ready) base = `http://127.0.0.1:${portFrom(log)}`;
-    }
-    if (!base) throw new Error(`daemon did not become ready:\n${log}`);
+    writeFileSync(stepFile, TRIVIAL_STEP);
+    writeFileSync(naive, NAIVE_RUNNER);
     await new Promise((r) => setTimeout(r, 1000));
-    const idleRss = rssOf(daemon.pid!);
+    const idleRss = rssOf(daemon.pid);
     const childRss = warmChildRss();
 
-    const body = JSON.stringify({ step: { code: STEP } });
+    const body = JSON.stringify({ step: { code: TRIVIAL_STEP } });
     const post = async (): Promise<void> => {
-      const r = await fetch(`${base}/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-      const j = (await r.json()) as { outcome?: string };
-      if (j.outcome !== 'ok') throw new Error(`run failed: ${JSON.stringify(j)}`);
+      const answer = await postRun(base, body);
+      if (answer.outcome !== 'ok') throw new Error(`run failed: ${JSON.stringify(answer)}`);
     };
     const coldNode = async (): Promise<void> => {
       const r = spawnSync(process.execPath, [naive, stepFile], { encoding: 'utf8' });
@@ -95,7 +88,7 @@ export async function serveBench(quick: boolean): Promise<string> {
       }),
     );
     const rate = done / ((performance.now() - started) / 1000);
-    const loadedRss = rssOf(daemon.pid!);
+    const loadedRss = rssOf(daemon.pid);
 
     const rows = [
       { measure: 'trivial step via POST /v1/runs, warm pool: p50 ms', value: median(warmMs), target: '<= 15' },
@@ -110,13 +103,7 @@ export async function serveBench(quick: boolean): Promise<string> {
     ];
     return [`## the daemon (${n} warm runs and ${n} cold node spawns, interleaved)`, table(rows)].join('\n');
   } finally {
-    daemon.kill('SIGTERM');
-    await new Promise((resolve) => daemon.on('exit', resolve));
     rmSync(naive, { force: true });
-    rmSync(dir, { recursive: true, force: true });
+    await daemon.stop();
   }
-}
-
-function portFrom(log: string): string {
-  return /"address":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(log)?.[1] ?? '0';
 }
