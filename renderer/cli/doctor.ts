@@ -221,8 +221,10 @@ async function poolMemoryCheck(config: Readonly<Config>, runner: Runner): Promis
   let perChild: number | null = null;
   try {
     const child = await runner.spawnChild(runner.limits());
-    await Promise.race([child.ready, new Promise((resolve) => setTimeout(resolve, 15_000))]);
-    perChild = (await child.process.cgroup?.stats())?.memoryBytes ?? null;
+    let timer: NodeJS.Timeout | undefined;
+    const ready = await Promise.race([child.ready.then(() => true, () => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 15_000)))]);
+    clearTimeout(timer);
+    if (ready) perChild = (await child.process.cgroup?.stats())?.memoryBytes ?? null;
     await child.discard();
   } catch {
     /* reported as unmeasured */

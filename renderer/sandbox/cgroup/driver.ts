@@ -81,6 +81,22 @@ async function removeDir(fs: CgroupFs, dir: string): Promise<void> {
   }
 }
 
+/**
+ * Kills and removes one leftover run cgroup; false (with a warning) when it cannot be:
+ * a cleanup of somebody else's leftovers must never stop this renderer from starting
+ * (a daemon once crashed at start with EBUSY on a live neighbour's cgroup).
+ */
+async function removeOne(cgroup: RunCgroup): Promise<boolean> {
+  try {
+    await cgroup.kill();
+    await cgroup.remove();
+    return true;
+  } catch (error) {
+    process.emitWarning(`leftover cgroup ${cgroup.name} could not be removed: ${(error as Error).message}`);
+    return false;
+  }
+}
+
 function killPids(pids: readonly number[]): void {
   for (const pid of pids) {
     try {
@@ -196,10 +212,7 @@ export function v1Driver(layout: V1Layout, fs: CgroupFs, parentName = 'renderer'
       for (const base of Object.values(bases)) for (const n of await fs.listDirs(base)) names.add(n);
       for (const name of names) {
         if (!name.startsWith(RUN_CGROUP_PREFIX) || isLive(name)) continue;
-        const cgroup = handle(name, dirsFor(name, true));
-        await cgroup.kill();
-        await cgroup.remove();
-        removed.push(name);
+        if (await removeOne(handle(name, dirsFor(name, true)))) removed.push(name);
       }
       return removed;
     },
@@ -281,10 +294,7 @@ export function v2Driver(base: string, fs: CgroupFs, controllers: readonly strin
       const removed: string[] = [];
       for (const name of await fs.listDirs(base)) {
         if (!name.startsWith(RUN_CGROUP_PREFIX) || isLive(name)) continue;
-        const cgroup = handle(name);
-        await cgroup.kill();
-        await cgroup.remove();
-        removed.push(name);
+        if (await removeOne(handle(name))) removed.push(name);
       }
       return removed;
     },

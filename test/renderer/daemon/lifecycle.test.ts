@@ -2,7 +2,7 @@
 // and restart (leftovers cleaned, nothing orphaned), a schedule firing on a
 // seconds-level cron with its outputs and its state surviving a restart.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,10 +16,12 @@ interface Served {
   exited: Promise<number | null>;
 }
 
-async function serve(config: Record<string, unknown>, dir: string, name = 'config.json'): Promise<Served> {
+/** `renderer serve` on `config`; `prefix` runs it under another command (unshare). */
+async function serve(config: Record<string, unknown>, dir: string, name = 'config.json', prefix: string[] = []): Promise<Served> {
   const file = join(dir, name);
   writeFileSync(file, JSON.stringify({ stepsDir: join(PACKAGE_ROOT, 'examples', 'steps'), dataRoot: join(PACKAGE_ROOT, 'examples', 'data'), server: { port: 0 }, pool: { size: 1 }, ...config }));
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...args] = [...prefix, process.execPath, BIN, 'serve', '--config', file];
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout!.on('data', (chunk: Buffer) => (log += chunk));
   child.stderr!.on('data', (chunk: Buffer) => (log += chunk));
@@ -185,5 +187,28 @@ describe('renderer serve lifecycle', { skip: !isRoot && 'needs root (CI runs as 
       first.process.kill('SIGTERM');
       await first.exited;
     }
+  });
+
+  it('two daemons, one in its own pid namespace, never take each other\'s live runs', { timeout: 120_000, skip: spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status !== 0 && 'unshare --pid is not permitted here' }, async () => {
+    // The regression: a daemon under `unshare --pid` judged its neighbour's run cgroups by
+    // pid, found no such process in its own /proc, and crashed removing them (EBUSY).
+    const first = await serve({ stateDir: join(dir.path, 'state-g') }, dir.path, 'g.json');
+    let second: Served | undefined;
+    try {
+      const long = post(`${first.url}/v1/runs`, { step: { code: 'export async function render() { await new Promise((r) => setTimeout(r, 3000)); return { json: "survived" }; }' } });
+      await waitFor(() => leftoversOf(first.process.pid!).processes >= 4, 20_000, 'the long run and a warm child');
+      second = await serve({ stateDir: join(dir.path, 'state-h') }, dir.path, 'h.json', ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child']);
+      assert.doesNotMatch(second.log(), /removed what a previous renderer left behind/, second.log());
+      const mine = await post(`${second.url}/v1/runs`, { step: { name: 'example-describe' }, input: { path: 'sample.arrow' } });
+      assert.equal(((await mine.json()) as { outcome: string }).outcome, 'ok');
+      const result = (await (await long).json()) as { outcome: string; json: unknown };
+      assert.deepEqual([result.outcome, result.json], ['ok', 'survived']);
+    } finally {
+      for (const d of [second, first]) {
+        d?.process.kill('SIGTERM');
+        await d?.exited;
+      }
+    }
+    await assertNoLeftovers(first.process.pid!);
   });
 });

@@ -102,6 +102,8 @@ describe('step uids: one per live sandbox, host-wide', () => {
             const l = live.splice(Math.floor(Math.random() * live.length), 1)[0]; appendFileSync(${JSON.stringify(log)}, '-' + l.uid + ' ' + process.pid + '\\n'); l.release();
           }
         }
+        // Its last leases too: at exit the kernel would drop them without a "-" line.
+        for (const l of live) { appendFileSync(${JSON.stringify(log)}, '-' + l.uid + ' ' + process.pid + '\\n'); l.release(); }
         console.log('done');`),
     );
     await Promise.all(workers.map(firstLine));
