@@ -7,6 +7,7 @@ import { launch, type SandboxProcess } from '../sandbox/launch.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import { encodeFrame, types } from '../../thrift/messages.js';
 import { CHILD_V8_FLAGS } from './child-v8-flags.js';
+import { noteDrained } from './drained-buffers.js';
 import { LogsTail } from './logs-tail.js';
 import { newChildId } from './owner.js';
 import type { KillReason } from './outcome.js';
@@ -85,7 +86,10 @@ export class StepChild {
       process.outputs.map(
         (stream) =>
           new Promise<void>((resolve) => {
-            stream.on('data', (chunk: Buffer) => logs.push(chunk));
+            stream.on('data', (chunk: Buffer) => {
+              logs.push(chunk);
+              noteDrained(chunk.length);
+            });
             stream.on('close', resolve);
             stream.on('error', () => resolve());
           }),
