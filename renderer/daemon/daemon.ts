@@ -10,7 +10,6 @@ import { RendererError } from '../errors.js';
 import { buildServer } from '../http/server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
-import { stopSampling } from '../observability/usage.js';
 import { Admission } from '../pool/admission.js';
 import { WarmPool } from '../pool/warm-pool.js';
 import { newChildId } from '../run/owner.js';
@@ -207,7 +206,6 @@ export class Daemon {
     await Promise.all([closing, scheduled, this.pool?.close()]);
     clearTimeout(forced);
     await this.runner.settle();
-    stopSampling();
     if (this.lockFd !== undefined) closeSync(this.lockFd);
     this.log.info('stopped');
   }

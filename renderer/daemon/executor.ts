@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import { StartHealth } from './start-health.js';
 import { INLINE_STEP, type Metrics } from '../observability/metrics.js';
 import { OutcomeTimeline } from '../observability/timeline.js';
-import { sampleWhileRunning } from '../observability/usage.js';
+import { sampleWhileRunning, type UsagePeaks } from '../observability/usage.js';
 import type { Admission } from '../pool/admission.js';
 import type { WarmPool } from '../pool/warm-pool.js';
 import { emptyResult, runStep, type RunStepOptions } from '../run/run-step.js';
@@ -103,7 +103,14 @@ export class Executor {
     }
     record.state = 'running';
     record.startedAt = Date.now();
+    // Stopped whatever happens (a sampler left running would hold the child), and its
+    // peaks logged as null when nothing was sampled, never as measured zeros.
     let sampler: ReturnType<typeof sampleWhileRunning> | null = null;
+    const stopSampler = (): UsagePeaks => {
+      const peaks = (sampler as ReturnType<typeof sampleWhileRunning> | null)?.stop() ?? { maxCpuPercent: null, maxRssBytes: null };
+      sampler = null;
+      return peaks;
+    };
     const output = join(this.outputsDir, `${record.runId}.arrow`);
     try {
       const result = await runStep(this.runner, {
@@ -120,7 +127,7 @@ export class Executor {
           sampler = sampleWhileRunning(child);
         },
       });
-      const peaks = (sampler as ReturnType<typeof sampleWhileRunning> | null)?.stop();
+      const peaks = stopSampler();
       record.result = result;
       record.outputFile = result.output ? output : null;
       record.state = result.outcome === 'canceled' ? 'canceled' : 'done';
@@ -137,8 +144,8 @@ export class Executor {
           durationMs: result.durationMs,
           peakMemoryBytes: result.peakMemoryBytes,
           cpuSeconds: result.cpuSeconds,
-          maxCpuPercent: peaks?.maxCpuPercent,
-          maxRssBytes: peaks?.maxRssBytes,
+          maxCpuPercent: peaks.maxCpuPercent,
+          maxRssBytes: peaks.maxRssBytes,
           ...(result.outcome === 'ok' ? {} : { error: result.error }),
         },
         'run finished',
@@ -149,6 +156,7 @@ export class Executor {
       record.result = { ...emptyResult(record.runId), outcome: 'sandbox_error', error: `internal error: ${(error as Error).message}` };
       record.state = 'done';
     } finally {
+      stopSampler();
       record.child = null;
       record.endedAt = Date.now();
       release();

@@ -74,7 +74,7 @@ describe('HTTP API', { skip: !isRoot && 'needs root (CI runs as root)' }, () => 
     const live = (await d.inject({ url: `/v1/runs/${runId}` })).json();
     assert.equal(live.state, 'running');
     assert.ok(live.usage.cgroup.memoryBytes > 0, 'cgroup figures while running');
-    assert.ok(live.usage.process.rssBytes > 0, 'pidusage figures while running');
+    assert.ok(live.usage.process.rssBytes > 0, '/proc figures while running');
     await waitFor(async () => (await d.inject({ url: `/v1/runs/${runId}` })).json().state === 'done', 10_000, 'done');
     assert.equal((await d.inject({ url: `/v1/runs/${runId}` })).json().result.json, 'done');
   });
