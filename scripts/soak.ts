@@ -1,21 +1,33 @@
-// scripts/soak [--runs N] [--concurrency C] [--kill-restart] [--seed S] [--json]
+// scripts/soak [--runs N] [--concurrency C] [--kill-restart] [--seed S] [--beside C]
 //
 // Fault-injection soak: starts `renderer serve` on a scratch state directory and drives
 // it with a weighted mix of every way a step can misbehave, C at a time. Asserts that
 // every run ends with the outcome its kind must have, that the daemon never exits or
-// logs an internal error, and that afterwards nothing is left: no process of the step
-// user, no run cgroup, no run directory, no extra fd in the daemon, RSS drift within
+// logs an internal error, and that afterwards nothing of its daemon is left: no step
+// process, no run cgroup, no run directory, no extra fd in the daemon, RSS drift within
 // 20 MiB. With --kill-restart it also kill -9s the daemon halfway and restarts it,
 // checking that leftovers are removed, the schedule resumes from its state file and
 // no half-written output is ever visible. Exit 0 when everything held.
+//
+// Every check is about the soak's own daemon, so that soaks (and any other renderer)
+// can run beside it: step processes and run cgroups are counted only when they carry
+// its owner tag (see ownedBy), run directories only in its own state directory.
+// `--beside C` runs a second soak at concurrency C, with its own daemon and state
+// directory, for as long as this one runs; both must pass.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { percentile } from '../bench/stats.js';
+import { DEFAULT_UID_RANGE } from '../renderer/config/config-schema.js';
 import { PACKAGE_ROOT } from '../renderer/paths.js';
+import { RUN_CGROUP_PREFIX } from '../renderer/sandbox/cgroup/driver.js';
+import { processesByUid } from '../renderer/sandbox/uids.js';
 
-const STEP_UID = 65534;
+/** The uid every sandbox shared before per-run uids, and the default per-run range. */
+const SHARED_STEP_UID = 65534;
+const isStepUid = (uid: number): boolean =>
+  uid === SHARED_STEP_UID || (uid >= DEFAULT_UID_RANGE.first && uid < DEFAULT_UID_RANGE.first + DEFAULT_UID_RANGE.count);
 const MIB = 1024 * 1024;
 
 interface Scenario {
@@ -61,28 +73,72 @@ interface Sample {
   ms: number;
 }
 
-function stepProcesses(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    try {
-      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
-      if (new RegExp(`^Uid:\\s+${STEP_UID}\\b`, 'm').test(status) && !/^State:\s+Z/m.test(status)) pids.push(Number(entry));
-    } catch {
-      /* exited */
-    }
-  }
-  return pids;
+/**
+ * A daemon the soak started, as the names of what its runs leave on the host begin:
+ * run ids are "<owner tag>-<8 hex>" and owner tags "<pid>_<start time>_..." in base 36
+ * (renderer/run/owner.ts), so "<pid>_<start>_" is this daemon's and no other's, even
+ * once its pid is reused.
+ */
+export interface SoakOwner {
+  pid: number;
+  tagPrefix: string;
 }
 
-function runCgroups(): string[] {
+const statFields = (pid: number): string[] | null => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+};
+
+export function soakOwner(pid: number): SoakOwner {
+  const start = Number(statFields(pid)?.[19]);
+  if (!Number.isInteger(start)) throw new Error(`cannot read the start time of the daemon (pid ${pid})`);
+  return { pid, tagPrefix: `${pid.toString(36)}_${start.toString(36)}_` };
+}
+
+/**
+ * Does a process belong to one of `owners`? While a daemon lives, its step processes
+ * descend from it (daemon -> launcher, exec'd into bwrap -> the sandbox's pid 1 -> the
+ * step; --new-session changes their session, not their parent). Once it is dead (kill -9,
+ * the end of the soak) its orphans are reparented to init, but stay in their run's
+ * cgroup, whose name carries the owner tag; /proc/<pid>/cgroup names it.
+ */
+function ownedBy(pid: number, owners: readonly SoakOwner[]): boolean {
+  const pids = new Set(owners.map((o) => o.pid));
+  for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {
+    if (pids.has(p)) return true;
+    p = Number(statFields(p)?.[1] ?? 0);
+  }
+  try {
+    const cgroups = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    return owners.some((o) => cgroups.includes(`/${RUN_CGROUP_PREFIX}${o.tagPrefix}`));
+  } catch {
+    return false;
+  }
+}
+
+/** Live step processes (a step uid: the old shared one or the per-run range) of `owners`. */
+export function stepProcesses(owners: readonly SoakOwner[]): number[] {
+  return processesByUid(isStepUid)
+    .map((p) => p.pid)
+    .filter((pid) => ownedBy(pid, owners));
+}
+
+/** Run cgroups of `owners` anywhere in the usual hierarchies. */
+export function runCgroups(owners: readonly SoakOwner[]): string[] {
+  const ours = (name: string): boolean => owners.some((o) => name.startsWith(`${RUN_CGROUP_PREFIX}${o.tagPrefix}`));
   const out: string[] = [];
   for (const base of ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/freezer', '/sys/fs/cgroup']) {
     const walk = (dir: string, depth: number): void => {
       if (depth > 6 || !existsSync(dir)) return;
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         if (!entry.isDirectory()) continue;
-        if (entry.name.startsWith('run-')) out.push(join(dir, entry.name));
-        else if (entry.name === 'renderer' || depth < 3) walk(join(dir, entry.name), depth + 1);
+        if (entry.name.startsWith(RUN_CGROUP_PREFIX)) {
+          if (ours(entry.name)) out.push(join(dir, entry.name));
+        } else if (entry.name === 'renderer' || depth < 3) walk(join(dir, entry.name), depth + 1);
       }
     };
     walk(base, 0);
@@ -134,6 +190,8 @@ class Daemon {
   log = '';
   url = '';
   exitCode: number | null | undefined;
+  /** Every process this soak ran as its daemon (a restart adds one). */
+  readonly owners: SoakOwner[] = [];
 
   constructor(private readonly config: string) {}
 
@@ -141,6 +199,7 @@ class Daemon {
     this.log = '';
     this.exitCode = undefined;
     this.process = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'renderer.js'), 'serve', '--config', this.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.owners.push(soakOwner(this.process.pid!));
     this.process.stdout!.on('data', (c: Buffer) => (this.log += c));
     this.process.stderr!.on('data', (c: Buffer) => (this.log += c));
     this.process.on('exit', (code) => (this.exitCode = code));
@@ -191,7 +250,32 @@ async function runScenario(daemon: Daemon, scenario: Scenario): Promise<Sample> 
   return { scenario: scenario.name, outcome, ms: performance.now() - started };
 }
 
-export async function soak(options: { runs: number; concurrency: number; killRestart: boolean; seed: number }): Promise<{ ok: boolean; report: string }> {
+export interface SoakOptions {
+  runs: number;
+  concurrency: number;
+  killRestart: boolean;
+  seed: number;
+  /** A second soak at this concurrency, with its own daemon, for as long as this one runs. */
+  beside?: number;
+  /** Ends the soak's runs early (the soak beside another stops with it). */
+  stop?: AbortSignal;
+}
+
+/** Runs a soak; with `beside`, a second one next to it. Both must pass. */
+export async function soak(options: SoakOptions): Promise<{ ok: boolean; report: string }> {
+  if (!options.beside) return soakOne(options);
+  const stop = new AbortController();
+  // The second soak warms up as long as the first and runs until the first is done, so
+  // it is busy all through the first's measured runs.
+  const beside = soakOne({ runs: Number.MAX_SAFE_INTEGER, warmUpRuns: warmUpRuns(options.runs), concurrency: options.beside, killRestart: false, seed: options.seed + 1, stop: stop.signal });
+  const main = await soakOne(options).finally(() => stop.abort());
+  const other = await beside;
+  return { ok: main.ok && other.ok, report: `${main.report}\n\nbeside it, a second daemon:\n${other.report}` };
+}
+
+const warmUpRuns = (runs: number): number => Math.min(200, Math.ceil(runs / 2));
+
+async function soakOne(options: SoakOptions & { warmUpRuns?: number }): Promise<{ ok: boolean; report: string }> {
   const dir = mkdtempSync('/tmp/renderer-soak-');
   chmodSync(dir, 0o755);
   const config = join(dir, 'config.json');
@@ -209,16 +293,17 @@ export async function soak(options: { runs: number; concurrency: number; killRes
   );
   const problems: string[] = [];
   const samples: Sample[] = [];
+  // The measured runs draw from the seed's own sequence (as when they were drawn before
+  // the warm-up), the warm-up from a second one.
   const random = rng(options.seed);
+  const warmUpRandom = rng(options.seed ^ 0x5eed);
   const total = SCENARIOS.reduce((s, x) => s + x.weight, 0);
-  const pick = (): Scenario => {
-    let r = random() * total;
+  const pick = (from = random): Scenario => {
+    let r = from() * total;
     for (const s of SCENARIOS) if ((r -= s.weight) < 0) return s;
     return SCENARIOS[0]!;
   };
-  const plan = Array.from({ length: options.runs }, pick);
   const daemon = new Daemon(config);
-  const before = stepProcesses();
   // At rest: no run going or queued, the pool full, no schedule firing, deferred
   // cleanups done, the clients' keep-alive sockets closed. (The soak's schedule fires
   // every 2 s, so rest is waited for, not assumed.)
@@ -251,7 +336,7 @@ export async function soak(options: { runs: number; concurrency: number; killRes
     const warmUp = async (): Promise<void> => {
       // Long enough for the daemon's heap to reach its working set (forced GCs show the
       // live heap flat at ~30 MiB; RSS above it settles within a few hundred runs).
-      const mix = Array.from({ length: Math.min(200, Math.ceil(options.runs / 2)) }, pick);
+      const mix = Array.from({ length: options.warmUpRuns ?? warmUpRuns(options.runs) }, () => pick(warmUpRandom));
       await Promise.all(Array.from({ length: options.concurrency }, async () => {
         for (let s = mix.pop(); s; s = mix.pop()) await runScenario(daemon, s);
       }));
@@ -279,8 +364,10 @@ export async function soak(options: { runs: number; concurrency: number; killRes
     let killedAt = options.killRestart ? Math.floor(options.runs / 2) : -1;
     let restarting: Promise<void> | null = null;
     const worker = async (): Promise<void> => {
-      while (next < plan.length) {
+      while (next < options.runs && !options.stop?.aborted) {
         const index = next++;
+        // Drawn in the order runs are claimed: the sequence a seed gives is fixed.
+        const scenario = pick();
         if (index === killedAt) {
           killedAt = -1;
           restarting = (async () => {
@@ -305,7 +392,6 @@ export async function soak(options: { runs: number; concurrency: number; killRes
           continue;
         }
         if (restarting) await restarting;
-        const scenario = plan[index]!;
         const sample = await runScenario(daemon, scenario);
         samples.push(sample);
         if (sample.outcome !== scenario.expect && !(options.killRestart && sample.outcome.startsWith('client error')))
@@ -342,9 +428,9 @@ export async function soak(options: { runs: number; concurrency: number; killRes
     const code = await daemon.stop('SIGTERM');
     if (code !== 0) problems.push(`the daemon exited with ${code} on SIGTERM`);
     await new Promise((r) => setTimeout(r, 500));
-    const leftover = stepProcesses().filter((p) => !before.includes(p));
-    if (leftover.length) problems.push(`processes of the step user remain: ${leftover.join(', ')}`);
-    const cgroups = runCgroups();
+    const leftover = stepProcesses(daemon.owners);
+    if (leftover.length) problems.push(`step processes of the daemon remain: ${leftover.join(', ')}`);
+    const cgroups = runCgroups(daemon.owners);
     if (cgroups.length) problems.push(`run cgroups remain: ${cgroups.slice(0, 5).join(', ')}`);
     const runDirs = existsSync(join(stateDir, 'runs')) ? readdirSync(join(stateDir, 'runs')) : [];
     if (runDirs.length) problems.push(`run directories remain: ${runDirs.length}`);
@@ -359,12 +445,12 @@ export async function soak(options: { runs: number; concurrency: number; killRes
     });
     const leaks = [leftover.length, cgroups.length, runDirs.length, Math.max(0, extraFds)].reduce((a, b) => a + b, 0);
     const report = [
-      `soak: ${samples.length} runs in ${seconds.toFixed(1)} s at concurrency ${options.concurrency} (seed ${options.seed}${options.killRestart ? ', kill -9 and restart halfway' : ''})`,
+      `soak: ${samples.length} runs in ${seconds.toFixed(1)} s at concurrency ${options.concurrency} (seed ${options.seed}${options.killRestart ? ', kill -9 and restart halfway' : ''}; daemon pid ${daemon.owners.map((o) => o.pid).join(', then ')}, state in ${dir})`,
       '| scenario         | expected       |  runs | as meant | p50 ms  | p99 ms  |',
       '|------------------|----------------|-------|----------|---------|---------|',
       ...rows,
       `daemon RSS: idle after warm-up ${(baseline.rss / MIB).toFixed(1)} MiB, at the end ${(after.rss / MIB).toFixed(1)}; floor of the 2nd quarter ${early.toFixed(1)}, of the 4th ${late.toFixed(1)} (drift ${drift.toFixed(1)} MiB, limit 20); peak ${Math.max(...rssSeries.map((x) => x.mib)).toFixed(1)}; fds ${baseline.fds.length} -> ${after.fds.length}`,
-      `leaks found: ${leaks} (step-user processes ${leftover.length}, run cgroups ${cgroups.length}, run directories ${runDirs.length}, extra fds ${Math.max(0, extraFds)})`,
+      `leaks found: ${leaks} (step processes ${leftover.length}, run cgroups ${cgroups.length}, run directories ${runDirs.length}, extra fds ${Math.max(0, extraFds)})`,
       problems.length ? `PROBLEMS (${problems.length}):\n${[...new Set(problems)].slice(0, 30).map((p) => `  - ${p}`).join('\n')}` : 'no problem found',
     ].join('\n');
     return { ok: problems.length === 0, report };
@@ -376,15 +462,22 @@ export async function soak(options: { runs: number; concurrency: number; killRes
 
 if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { runs: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '4' }, 'kill-restart': { type: 'boolean', default: false }, seed: { type: 'string', default: String(Date.now() % 100000) } },
+    options: {
+      runs: { type: 'string', default: '1000' },
+      concurrency: { type: 'string', default: '4' },
+      'kill-restart': { type: 'boolean', default: false },
+      seed: { type: 'string', default: String(Date.now() % 100000) },
+      beside: { type: 'string', default: '0' },
+    },
   });
   const runs = Number(values.runs);
   const concurrency = Number(values.concurrency);
-  if (!(runs > 0) || !(concurrency >= 1)) {
-    console.error('soak: --runs and --concurrency must be positive integers');
+  const beside = Number(values.beside);
+  if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(concurrency) || concurrency < 1 || !Number.isInteger(beside) || beside < 0) {
+    console.error('soak: --runs and --concurrency must be positive integers, --beside a concurrency (0: none)');
     process.exit(2);
   }
-  const { ok, report } = await soak({ runs, concurrency, killRestart: values['kill-restart'] ?? false, seed: Number(values.seed) });
+  const { ok, report } = await soak({ runs, concurrency, killRestart: values['kill-restart'] ?? false, seed: Number(values.seed), beside });
   console.log(report);
   process.exit(ok ? 0 : 1);
 }
