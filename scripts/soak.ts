@@ -286,8 +286,10 @@ async function soakOne(options: SoakOptions & { warmUpRuns?: number }): Promise<
     JSON.stringify({
       stateDir,
       limits: { maxOutputBytes: 16 * MIB },
-      server: { port: 0, queueSize: 1000, queueTimeoutMs: 300_000, shutdownGraceMs: 5000 },
-      pool: { size: 2 },
+      // C sandboxes at once, not C clients queueing for the host's default (its cores):
+      // what a wide host does, squeezed onto this one.
+      server: { port: 0, maxConcurrentRuns: options.concurrency, queueSize: 1000, queueTimeoutMs: 300_000, shutdownGraceMs: 5000 },
+      pool: { size: Math.min(options.concurrency, 16) },
       schedules: [{ name: 'soak-tick', cron: '*/2 * * * * *', workflow: { steps: [{ step: 'example-sum' }], input: 'sample.arrow' }, outputDir: scheduleOut, keep: 3 }],
     }),
   );
