@@ -2,7 +2,7 @@
  * renderer-launcher: the only code between the renderer and bubblewrap.
  *
  *   renderer-launcher --status-fd N --keep-fds K --uid U --gid G
- *                     [--cgroup-join FILE]... [--rlimit NAME=SOFT:HARD]... -- BWRAP ARGS...
+ *                     [--cgroup-join FILE]... [--rlimit NAME=SOFT:HARD]... [--nice N] -- BWRAP ARGS...
  *   renderer-launcher --version
  *
  * It exists because four things must happen in the child *before* bwrap runs, and
@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -147,7 +148,7 @@ int main(int argc, char **argv) {
   const char *cgroups[MAX_LIST];
   const char *rlimits[MAX_LIST];
   int n_cgroups = 0, n_rlimits = 0, keep = 2;
-  long uid = -1, gid = -1;
+  long uid = -1, gid = -1, nice_level = 0, sndbuf = 0;
   int i = 1;
   if (argc == 2 && strcmp(argv[1], "--version") == 0) {
     printf("renderer-launcher %s\n", LIBC_NAME);
@@ -169,6 +170,10 @@ int main(int argc, char **argv) {
       uid = parse_long(v, "--uid");
     else if (strcmp(a, "--gid") == 0)
       gid = parse_long(v, "--gid");
+    else if (strcmp(a, "--nice") == 0)
+      nice_level = parse_long(v, "--nice");
+    else if (strcmp(a, "--sndbuf") == 0)
+      sndbuf = parse_long(v, "--sndbuf");
     else if (strcmp(a, "--cgroup-join") == 0 && n_cgroups < MAX_LIST)
       cgroups[n_cgroups++] = v;
     else if (strcmp(a, "--rlimit") == 0 && n_rlimits < MAX_LIST)
@@ -195,6 +200,25 @@ int main(int argc, char **argv) {
     struct rlimit rl = {.rlim_cur = parse_rlim(eq + 1), .rlim_max = parse_rlim(colon + 1)};
     if (setrlimit(rlimit_resource(spec), &rl) != 0) fail("cannot set rlimit %s: %s", spec, strerror(errno));
   }
+
+  /* Steps yield the CPU to the renderer: under overload the renderer must still drain
+   * their pipes, answer and time them, or their own slowness would be blamed on them
+   * (a step printing 20 MiB timed out at 16 runs on 2 cores). Inherited by every
+   * process of the sandbox; raising it needs no privilege, lowering it would. */
+  if (nice_level < 0 || nice_level > 19) fail("--nice must be from 0 to 19, got %ld", nice_level);
+  if (nice_level > 0 && setpriority(PRIO_PROCESS, 0, (int)nice_level) != 0) fail("cannot set nice %ld: %s", nice_level, strerror(errno));
+
+  /* A larger send buffer on the step's stdout and stderr (sockets to the renderer): a
+   * step's blocking writes then need the renderer to wake once per megabyte, not once
+   * per ~200 KiB. On a host with every core busy each such wake-up waits its turn in
+   * the run queue, and a step printing 20 MiB timed out waiting for them. FORCE (still
+   * root here) passes net.core.wmem_max; a failure (not a socket) changes nothing. */
+  if (sndbuf > 0)
+    for (int fd = 1; fd <= 2; fd++) {
+      int size = (int)sndbuf;
+      if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    }
 
   drop_privileges((uid_t)uid, (gid_t)gid);
 

@@ -73,6 +73,11 @@ export const SANDBOX_SCHEMA: Schema = {
      * the step-uid leases and the locks that say which renderer instances are alive.
      */
     hostDir: { type: 'string', minLength: 1, default: '/run/renderer' },
+    /**
+     * The nice value of every sandboxed process. Steps yield to the renderer, so on an
+     * overloaded host it still drains their output and times them (nsjail's default is 19).
+     */
+    niceness: { type: 'integer', minimum: 0, maximum: 19, default: 10 },
     /** Replaced by uidRange (one uid shared by all sandboxes made RLIMIT_NPROC host-wide); refused with a message. */
     stepUid: { type: 'integer', description: 'no longer used: see sandbox.uidRange' },
     stepGid: { type: 'integer', description: 'no longer used: see sandbox.uidRange' },
@@ -197,6 +202,7 @@ export interface ValidationRules {
 export interface SandboxSettings {
   uidRange: { first: number; count: number };
   hostDir: string;
+  niceness: number;
   /** Refused when set (config/load.ts); kept in the schema only to say so. */
   stepUid?: number;
   stepGid?: number;

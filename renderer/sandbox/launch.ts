@@ -19,6 +19,8 @@ import type { UidLease } from './uids.js';
 const MIB = 1024 * 1024;
 const STATUS_MAX_BYTES = 4096;
 const NPROC_MARGIN = 8;
+/** Send buffer of a step's stdout/stderr sockets (native/launcher.c says why). */
+const LOG_SOCKET_BUFFER_BYTES = MIB;
 /** How long tearDown waits for the launcher to exit by itself before it kills. */
 const LAUNCHER_EXIT_WAIT_MS = 2000;
 
@@ -321,6 +323,8 @@ export async function launch(sandbox: Sandbox, spec: LaunchSpec): Promise<Sandbo
     '--rlimit', `FSIZE=${limits.maxOutputBytes}:${limits.maxOutputBytes}`,
     '--rlimit', `NOFILE=${limits.maxOpenFiles}:${limits.maxOpenFiles}`,
     '--rlimit', `NPROC=${nproc}:${nproc}`,
+    '--nice', String(sandbox.settings.niceness),
+    ...(step ? ['--sndbuf', String(LOG_SOCKET_BUFFER_BYTES)] : []),
     '--',
     sandbox.settings.bwrapPath,
     ...bwrap,

@@ -48,6 +48,15 @@ describe('sandbox isolation (C probes through renderer sandbox)', { skip: !isRoo
     assert.match(out, /^Seccomp:\t2$/m);
   });
 
+  it('niceness: sandboxed processes yield the CPU to the renderer (sandbox.niceness 10)', () => {
+    // Under overload the renderer must still drain a step's pipes and time it: at 16 runs
+    // on 2 cores, steps at the renderer's own priority starved it, and a step printing
+    // 20 MiB ran into its 30 s timeout waiting for the renderer to read.
+    const r = sandbox(['--', '/usr/bin/nice']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '10');
+  });
+
   it('namespaces and environment: own pid namespace, own hostname, exactly the configured environment, no fd above 2', () => {
     const out = sandbox(['--', probes.status!]).stdout;
     assert.match(out, /^pid: 2$/m, 'the probe is pid 2 under the reaper: a fresh pid namespace');
