@@ -3,6 +3,7 @@
 // is ever made on a step's behalf after dispatch (where a refused one was an abort the
 // renderer reported as the step's `crashed`).
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { configFrom } from '../../../renderer/config/load.js';
@@ -57,5 +58,21 @@ describe('the step runtime\'s threads', { skip: !isRoot && 'needs root (CI runs 
     });
     assert.equal(result.outcome, 'ok', result.error ?? '');
     assert.equal(during, RUNTIME_THREADS, 'threads while the step ran');
+  });
+
+  it('a ready child\'s stdout and stderr have 1 MiB send buffers (fewer wake-ups of the renderer per MiB of logs)', { skip: spawnSync('ss', ['-V']).status !== 0 && 'ss (iproute2) is not installed' }, async () => {
+    const child = await runner.spawnChild(runner.limits());
+    try {
+      await child.ready;
+      const node = ((await child.process.cgroup?.pids()) ?? []).find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node');
+      const sockets = execFileSync('ss', ['-xmpH'], { encoding: 'utf8' }).split('\n');
+      for (const fd of [1, 2]) {
+        const line = sockets.find((l) => l.includes(`pid=${node},fd=${fd})`));
+        // The kernel reports twice what SO_SNDBUF asked for.
+        assert.equal(/tb(\d+)/.exec(line ?? '')?.[1], String(2 * 1024 * 1024), `fd ${fd}: ${line}`);
+      }
+    } finally {
+      await child.discard();
+    }
   });
 });
