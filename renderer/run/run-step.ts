@@ -149,9 +149,13 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
       try {
         child = await acquire(limits);
       } catch (error) {
-        result.error = `the sandbox could not be started: ${(error as Error).message}`;
-        if (!failed) return result;
-        break; // the earlier child's failure is the one reported
+        if (!failed) {
+          result.error = `the sandbox could not be started: ${(error as Error).message}`;
+          return result;
+        }
+        runner.warn(`no second step child for run ${runId}: ${(error as Error).message}`);
+        child = failed; // its failure, with its evidence, is the one reported
+        break;
       }
       if (failed) {
         runner.warn(`a step child failed to start (${start === 'stalled' ? `not ready within ${STARTUP_TIMEOUT_MS} ms, ${hostLoad()}` : describeEarlyExit(failed)}); trying another for run ${runId}`);
