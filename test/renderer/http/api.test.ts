@@ -69,12 +69,16 @@ describe('HTTP API', { skip: !isRoot && 'needs root (CI runs as root)' }, () => 
     const started = await d.inject({ method: 'POST', url: '/v1/runs?wait=false', ...json({ step: { code: 'export async function render() { const end = Date.now() + 1500; while (Date.now() < end) {} return { json: "done" }; }' } }) });
     assert.equal(started.statusCode, 202);
     const { runId } = started.json();
-    await waitFor(async () => (await d.inject({ url: `/v1/runs/${runId}` })).json().state === 'running', 10_000, 'running');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const live = (await d.inject({ url: `/v1/runs/${runId}` })).json();
+    // Running from admission on; usage from dispatch on (a busy host takes a while to
+    // have the child ready), so wait for the first sample, not a fixed delay.
+    let live: { state: string; usage: { cgroup: { memoryBytes: number }; process: { rssBytes: number } } | null } = { state: '', usage: null };
+    await waitFor(async () => {
+      live = (await d.inject({ url: `/v1/runs/${runId}` })).json();
+      return live.usage?.process?.rssBytes !== undefined || live.state === 'done';
+    }, 20_000, 'a live usage sample');
     assert.equal(live.state, 'running');
-    assert.ok(live.usage.cgroup.memoryBytes > 0, 'cgroup figures while running');
-    assert.ok(live.usage.process.rssBytes > 0, '/proc figures while running');
+    assert.ok(live.usage!.cgroup.memoryBytes > 0, 'cgroup figures while running');
+    assert.ok(live.usage!.process.rssBytes > 0, '/proc figures while running');
     await waitFor(async () => (await d.inject({ url: `/v1/runs/${runId}` })).json().state === 'done', 10_000, 'done');
     assert.equal((await d.inject({ url: `/v1/runs/${runId}` })).json().result.json, 'done');
   });
