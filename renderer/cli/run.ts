@@ -8,6 +8,7 @@ import { exitStatusFor, type RunResult } from '../run/outcome.js';
 import { runStep } from '../run/run-step.js';
 import { Runner } from '../run/runner.js';
 import { limitFlags, parseFlags, parseOrReport, UsageError, writeLine } from './args.js';
+import { escapeLine, escapeLines } from './terminal-text.js';
 
 export const RUN_USAGE = `renderer run STEP_FILE [--input IN.arrow] [--output OUT.arrow] [--params JSON]
                       [--params-file FILE] [--timeout-ms N] [--memory-mib N] [--json] [--config FILE]`;
@@ -104,22 +105,25 @@ export function parseRunArgs(argv: string[]): RunArgs {
 
 const mib = (bytes: number | null): string => (bytes === null ? 'n/a' : `${(bytes / 1048576).toFixed(1)} MiB`);
 
+/** The result for a terminal. Everything the step controls is escaped (terminal-text.ts);
+ * the first line is always the renderer's own verdict. */
 export function humanSummary(result: RunResult): string {
   const lines: string[] = [];
   const cost = `${result.durationMs.toFixed(1)} ms, peak ${mib(result.peakMemoryBytes)}`;
   if (result.outcome === 'ok') {
     const table = result.output
-      ? `${result.output.rows} rows × ${result.output.columns.length} columns (${result.output.columns.join(', ')})${result.output.path ? ` → ${result.output.path}` : ''}`
+      ? `${result.output.rows} rows × ${result.output.columns.length} columns (${result.output.columns.map(escapeLine).join(', ')})${result.output.path ? ` → ${escapeLine(result.output.path)}` : ''}`
       : 'no table';
     lines.push(`ok: ${table} [${cost}]`);
-    if (result.json !== null) lines.push(`json: ${JSON.stringify(result.json)}`);
+    // JSON.stringify escapes C0 controls but not DEL, C1 or bidi characters.
+    if (result.json !== null) lines.push(`json: ${escapeLine(JSON.stringify(result.json))}`);
   } else {
     const status = result.signal ? `signal ${result.signal}` : result.exitCode !== null ? `exit ${result.exitCode}` : '';
-    lines.push(`${result.outcome}: ${result.error ?? ''} [${[status, cost].filter(Boolean).join(', ')}]`);
-    if (result.stack) lines.push(result.stack);
+    lines.push(`${result.outcome}: ${escapeLine(result.error ?? '')} [${[status, cost].filter(Boolean).join(', ')}]`);
+    if (result.stack) lines.push(escapeLines(result.stack));
   }
-  for (const error of result.errors) lines.push(`step error: ${error}`);
-  if (result.logs) lines.push(`--- logs${result.logsDroppedBytes ? ` (last part; ${result.logsDroppedBytes} bytes dropped)` : ''} ---`, result.logs.trimEnd());
+  for (const error of result.errors) lines.push(`step error: ${escapeLine(error)}`);
+  if (result.logs) lines.push(`--- logs${result.logsDroppedBytes ? ` (last part; ${result.logsDroppedBytes} bytes dropped)` : ''} ---`, escapeLines(result.logs.trimEnd()));
   return lines.join('\n');
 }
 

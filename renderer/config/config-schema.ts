@@ -36,6 +36,18 @@ export const LIMITS_SCHEMA: Schema = {
     maxOpenFiles: { type: 'integer', minimum: 64, maximum: 65_536, default: 1024 },
     /** CPU quota in cores (e.g. 0.5); unset means no quota. */
     cpuCores: { type: 'number', minimum: 0.01, maximum: 1024 },
+    /**
+     * The operator's ceilings on what a request may ask for. Unset: the limit above is
+     * also the ceiling, so a caller may only lower it (config/load.ts, executor.ts).
+     */
+    max: {
+      type: 'object',
+      default: {},
+      properties: {
+        timeoutMs: { type: 'integer', minimum: TIMEOUT_MS_SCHEMA.minimum, maximum: TIMEOUT_MS_SCHEMA.maximum },
+        memoryMiB: { type: 'integer', minimum: MEMORY_MIB_SCHEMA.minimum, maximum: MEMORY_MIB_SCHEMA.maximum },
+      },
+    },
   },
 };
 
@@ -113,8 +125,9 @@ export const SCHEDULE_SCHEMA: Schema = {
             properties: {
               step: { type: 'string', minLength: 1, description: 'the name of a step in the steps directory' },
               params: { type: 'any', default: {} },
-              timeoutMs: TIMEOUT_MS_SCHEMA,
-              memoryMiB: MEMORY_MIB_SCHEMA,
+              // No default of their own: unset means the config's `limits`.
+              timeoutMs: { type: 'integer', minimum: TIMEOUT_MS_SCHEMA.minimum, maximum: TIMEOUT_MS_SCHEMA.maximum },
+              memoryMiB: { type: 'integer', minimum: MEMORY_MIB_SCHEMA.minimum, maximum: MEMORY_MIB_SCHEMA.maximum },
             },
           },
         },
@@ -143,6 +156,11 @@ export const CONFIG_SCHEMA: Schema = {
         host: { type: 'string', minLength: 1, default: '127.0.0.1' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
         socket: { type: 'string', minLength: 1 },
+        /**
+         * Host names the API answers to besides loopback names and IP literals ("*": any).
+         * Checked when set, and always without a token (http/host-check.ts).
+         */
+        allowedHosts: { type: 'array', items: { type: 'string', pattern: '^(\\*|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$', description: 'a host name such as "renderer.internal", or "*"' } },
         /** Required whenever the server listens beyond loopback. */
         token: { type: 'string', minLength: 16, description: 'a string of at least 16 characters' },
         maxConcurrentRuns: { type: 'integer', minimum: 1, maximum: 1024 },
@@ -154,6 +172,8 @@ export const CONFIG_SCHEMA: Schema = {
         maxUploadBytes: { type: 'integer', minimum: 1024, maximum: 64 * GIB, default: 2 * GIB },
         tableTtlSeconds: { type: 'integer', minimum: 1, maximum: 30 * 86_400, default: 3600 },
         runHistory: { type: 'integer', minimum: 1, maximum: 100_000, default: 1000 },
+        /** And at most this many bytes of finished runs' results (JSON, logs, errors). */
+        runHistoryBytes: { type: 'integer', minimum: MIB, maximum: 64 * GIB, default: 64 * MIB },
         shutdownGraceMs: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 30_000 },
       },
     },
@@ -189,6 +209,9 @@ export interface Limits {
   cpuCores?: number;
 }
 
+/** Per-request limits an operator lets callers raise, and how far. */
+export type LimitCeilings = { timeoutMs?: number; memoryMiB?: number };
+
 export interface ValidationRules {
   allowedTypes: string[];
   checkUtf8: boolean;
@@ -217,7 +240,7 @@ export interface ScheduleConfig {
   name: string;
   cron: string;
   workflow: {
-    steps: Array<{ step: string; params: unknown; timeoutMs: number; memoryMiB: number }>;
+    steps: Array<{ step: string; params: unknown; timeoutMs?: number; memoryMiB?: number }>;
     input?: string;
   };
   outputDir: string;
@@ -228,13 +251,14 @@ export interface Config {
   stateDir?: string;
   stepsDir?: string;
   dataRoot?: string;
-  limits: Limits;
+  limits: Limits & { max: LimitCeilings };
   validation: ValidationRules;
   sandbox: SandboxSettings;
   server: {
     host: string;
     port: number;
     socket?: string;
+    allowedHosts?: string[];
     token?: string;
     maxConcurrentRuns?: number;
     queueSize: number;
@@ -244,6 +268,7 @@ export interface Config {
     maxUploadBytes: number;
     tableTtlSeconds: number;
     runHistory: number;
+    runHistoryBytes: number;
     shutdownGraceMs: number;
   };
   pool: { size?: number };

@@ -3,7 +3,7 @@
 // field is in the file, its line.
 import { readFileSync } from 'node:fs';
 import { RendererError } from '../errors.js';
-import { CONFIG_SCHEMA, type Config } from './config-schema.js';
+import { CONFIG_SCHEMA, type Config, type Limits, type LimitCeilings } from './config-schema.js';
 import { deepFreeze, SchemaError, validate } from './schema.js';
 import { lineOf } from './json-lines.js';
 
@@ -26,11 +26,50 @@ function checkRetired(config: Config): void {
       ]);
 }
 
+/**
+ * How far a request may raise `timeoutMs` and `memoryMiB`: `limits.max.*` where the
+ * operator set it, else the configured limit itself (a caller may only lower it).
+ * Without this, any API caller could ask for a day of CPU and a TiB of memory.
+ */
+export function limitCeilings(limits: Limits & { max: LimitCeilings }): Required<LimitCeilings> {
+  return { timeoutMs: limits.max.timeoutMs ?? limits.timeoutMs, memoryMiB: limits.max.memoryMiB ?? limits.memoryMiB };
+}
+
+/** The problems with per-run limits above the ceilings, named like the config's fields. */
+export function limitsAboveCeilings(requested: LimitCeilings, ceilings: Required<LimitCeilings>): string[] {
+  const problems: string[] = [];
+  for (const field of ['timeoutMs', 'memoryMiB'] as const) {
+    const value = requested[field];
+    if (value !== undefined && value > ceilings[field])
+      problems.push(`\`${field}\` ${value} is above this renderer's ceiling of ${ceilings[field]} (the operator's \`limits.max.${field}\`)`);
+  }
+  return problems;
+}
+
+/** Ceilings below the limits they bound, and schedules asking for more than them. */
+function checkCeilings(config: Config): void {
+  const problems: string[] = [];
+  for (const field of ['timeoutMs', 'memoryMiB'] as const) {
+    const max = config.limits.max[field];
+    if (max !== undefined && max < config.limits[field])
+      problems.push(`\`limits.max.${field}\` ${max} is below \`limits.${field}\` ${config.limits[field]}: a ceiling must be at least the default it bounds`);
+  }
+  const ceilings = limitCeilings(config.limits);
+  config.schedules.forEach((schedule, s) =>
+    schedule.workflow.steps.forEach((step, i) => {
+      for (const problem of limitsAboveCeilings(step, ceilings))
+        problems.push(problem.replace(/^`(\w+)`/, `\`schedules[${s}].workflow.steps[${i}].$1\``) + '; raise `limits.max` or lower the step\'s');
+    }),
+  );
+  if (problems.length > 0) throw new SchemaError(problems);
+}
+
 /** Validates `raw` (already parsed) as a config; `source` names it in messages. */
 export function configFrom(raw: unknown, source = 'config', text?: string): Readonly<Config> {
   try {
     const config = deepFreeze(validate<Config>(CONFIG_SCHEMA, raw));
     checkRetired(config);
+    checkCeilings(config);
     sources.set(config, { name: source, text });
     return config;
   } catch (error) {

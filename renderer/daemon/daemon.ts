@@ -94,7 +94,7 @@ export class Daemon {
       });
     const tables = new TableStore(runner.stateDir, server.maxUploadBytes, server.tableTtlSeconds, config.validation);
     const references = new References(stepsDir, dataRoot, tables);
-    executor = new Executor(runner, config, pool, admission, new RunRegistry(server.runHistory), references, metrics, log);
+    executor = new Executor(runner, config, pool, admission, new RunRegistry(server.runHistory, server.runHistoryBytes), references, metrics, log);
     const scheduler = new Scheduler(config.schedules, executor, runner.stateDir, metrics, log, (path) => whereInConfig(config, path));
     scheduler.validate();
 

@@ -4,6 +4,7 @@
 // log line and one metrics update per run.
 import { join } from 'node:path';
 import type { Config, Limits } from '../config/config-schema.js';
+import { limitCeilings, limitsAboveCeilings } from '../config/load.js';
 import { isRendererError, RendererError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { StartHealth } from './start-health.js';
@@ -12,6 +13,7 @@ import { OutcomeTimeline } from '../observability/timeline.js';
 import { sampleWhileRunning, type UsagePeaks } from '../observability/usage.js';
 import type { Admission } from '../pool/admission.js';
 import type { WarmPool } from '../pool/warm-pool.js';
+import { RawJson } from '../http/raw-json.js';
 import { emptyResult, runStep, type RunStepOptions } from '../run/run-step.js';
 import type { Runner } from '../run/runner.js';
 import { ensurePrivateDir } from '../state-dir.js';
@@ -60,6 +62,8 @@ export class Executor {
   /** Checks a request and resolves what it names; throws 4xx RendererErrors. */
   resolve(request: RunRequest, input?: string | null): Resolved {
     const step: RunStepOptions['step'] = 'name' in request.step ? { path: this.references.stepFile(request.step.name) } : { code: request.step.code };
+    const above = limitsAboveCeilings(request, limitCeilings(this.config.limits));
+    if (above.length > 0) throw new RendererError('RENDERER_ERR_LIMIT_ABOVE_CEILING', above.join('; '));
     const paramsJson = JSON.stringify(request.params ?? {});
     if (Buffer.byteLength(paramsJson) > this.config.limits.maxParamsBytes)
       throw new RendererError('RENDERER_ERR_PARAMS_INVALID', `params take ${Buffer.byteLength(paramsJson)} bytes as JSON; the limit is ${this.config.limits.maxParamsBytes}`);
@@ -128,7 +132,8 @@ export class Executor {
         },
       });
       const peaks = stopSampler();
-      record.result = result;
+      // Kept as text, not objects: http/raw-json.ts.
+      record.result = { ...result, json: result.json === null ? null : RawJson.of(result.json) };
       record.outputFile = result.output ? output : null;
       record.state = result.outcome === 'canceled' ? 'canceled' : 'done';
       this.metrics.runFinished(record.step, result);

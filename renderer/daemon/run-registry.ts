@@ -1,8 +1,11 @@
-// The daemon's memory of runs: state, result, output file, live child. Bounded: the
-// oldest finished runs (and their output files) are forgotten past `capacity`.
+// The daemon's memory of runs: state, result, output file, live child. Bounded by count
+// and by bytes: the oldest finished runs (and their output files) are forgotten past
+// `capacity` runs or `byteBudget` bytes of results. Results are kept compact (a step's
+// JSON as text: http/raw-json.ts), so bytes here are close to bytes of heap.
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { RendererError } from '../errors.js';
+import { RawJson } from '../http/raw-json.js';
 import type { RunResult } from '../run/outcome.js';
 import type { StepChild } from '../run/step-child.js';
 
@@ -28,14 +31,43 @@ export interface RunRecord {
   finish(): void;
 }
 
+/** What a finished record costs to keep: its strings, and a fixed share for the rest. */
+export function recordBytes(record: RunRecord): number {
+  const result = record.result;
+  if (!result) return RECORD_OVERHEAD;
+  const json = result.json instanceof RawJson ? result.json.text.length : 0;
+  const text = [result.logs, result.error, result.stack, ...result.errors, ...(result.output?.columns ?? [])];
+  return RECORD_OVERHEAD + json + text.reduce((sum, s) => sum + (s?.length ?? 0), 0);
+}
+const RECORD_OVERHEAD = 1024;
+
 export class RunRegistry {
   private readonly runs = new Map<string, RunRecord>();
+  private readonly sizes = new Map<string, number>();
+  private bytes = 0;
 
-  constructor(private readonly capacity: number) {}
+  constructor(
+    private readonly capacity: number,
+    private readonly byteBudget = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** Bytes of finished runs' results held now. */
+  get heldBytes(): number {
+    return this.bytes;
+  }
 
   create(step: string): RunRecord {
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    const finish = (): void => {
+      if (!this.sizes.has(record.runId) && this.runs.has(record.runId)) {
+        const size = recordBytes(record);
+        this.sizes.set(record.runId, size);
+        this.bytes += size;
+        this.evict(record);
+      }
+      resolveDone();
+    };
     const record: RunRecord = {
       runId: randomUUID(),
       state: 'queued',
@@ -69,13 +101,18 @@ export class RunRegistry {
     return [...this.runs.values()].filter((r) => r.state === 'queued' || r.state === 'running');
   }
 
-  private evict(): void {
-    if (this.runs.size <= this.capacity) return;
+  /** Forgets the oldest finished runs while over either bound, never `keep` (the run
+   * that just finished, whose caller is about to read it). */
+  private evict(keep?: RunRecord): void {
+    const over = (): boolean => this.runs.size > this.capacity || this.bytes > this.byteBudget;
+    if (!over()) return;
     for (const [runId, record] of this.runs) {
-      if (this.runs.size <= this.capacity) break;
-      if (record.state === 'queued' || record.state === 'running') continue;
+      if (!over()) break;
+      if (record === keep || record.state === 'queued' || record.state === 'running') continue;
       if (record.outputFile) rmSync(record.outputFile, { force: true });
       this.runs.delete(runId);
+      this.bytes -= this.sizes.get(runId) ?? 0;
+      this.sizes.delete(runId);
     }
   }
 }

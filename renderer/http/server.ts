@@ -8,6 +8,8 @@ import type { Readable } from 'node:stream';
 import { SchemaError, validate, type Schema } from '../config/schema.js';
 import { ERRORS, isRendererError, RendererError, type ErrorCode } from '../errors.js';
 import type { Daemon } from '../daemon/daemon.js';
+import { stringifyJson } from './raw-json.js';
+import { hostChecker } from './host-check.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerStatusPage, registerStatusRoutes } from './routes/status.js';
@@ -57,6 +59,9 @@ export function buildServer(daemon: Daemon): FastifyInstance {
     routerOptions: { maxParamLength: 200 },
   });
 
+  // A run's JSON is held as text (raw-json.ts) and written into replies as it is.
+  app.setReplySerializer((payload) => stringifyJson(payload));
+
   // JSON bodies: the parse error says what is wrong, and a "__proto__" key is refused by
   // name (prototype poisoning; the validator would keep it as plain data anyway).
   app.removeContentTypeParser('application/json');
@@ -73,6 +78,14 @@ export function buildServer(daemon: Daemon): FastifyInstance {
 
   // Uploads are streamed to disk by the route, never buffered here.
   app.addContentTypeParser([ARROW_FILE, 'application/octet-stream'], (_request: FastifyRequest, payload: Readable, done: (err: null, body: Readable) => void) => done(null, payload));
+
+  const hostAllowed = hostChecker(server, daemon.token !== null);
+  if (hostAllowed) {
+    app.addHook('onRequest', async (request, reply) => {
+      if (!hostAllowed(request.headers.host))
+        return sendError(reply, 'RENDERER_ERR_HTTP_HOST_NOT_ALLOWED', `this renderer does not answer to the host name ${JSON.stringify(request.headers.host)}`);
+    });
+  }
 
   if (daemon.token) {
     const token = daemon.token;

@@ -12,6 +12,7 @@ import { RendererError } from '../errors.js';
 import type { Executor, WorkflowResult } from '../daemon/executor.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { stringifyJson } from '../http/raw-json.js';
 import { presentResult } from '../http/present.js';
 import { writeFileAtomic } from '../state-dir.js';
 
@@ -169,7 +170,7 @@ export class Scheduler {
         }
       }
       const steps = result.steps.map((record) => ({ runId: record.runId, step: record.step, ...presentResult(record) }));
-      writeFileSync(join(staging, 'result.json'), `${JSON.stringify({ schedule: schedule.name, startedAt: startedAt.toISOString(), outcome: result.outcome, steps }, null, 2)}\n`);
+      writeFileSync(join(staging, 'result.json'), `${stringifyJson({ schedule: schedule.name, startedAt: startedAt.toISOString(), outcome: result.outcome, steps }, 2)}\n`);
       renameSync(staging, join(dir, name));
     } catch (error) {
       rmSync(staging, { recursive: true, force: true });

@@ -305,4 +305,16 @@ describe('renderer run: usage errors start nothing', () => {
     assert.equal(r.status, 1);
     assert.match(r.stdout, /^step_error: boom: the step failed on purpose \[exit 0/);
   });
+
+  // Issue 13 item 9: a step must not rewrite the operator's terminal through our output.
+  it('human output escapes every control character the step sent: no forged ok, no OSC 52, no bidi', () => {
+    const r = cli(['run', step('terminal-escapes')]);
+    assert.equal(r.status, 1);
+    assert.doesNotMatch(r.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/u, 'only newlines reach the terminal');
+    const lines = r.stdout.split('\n');
+    assert.match(lines[0]!, /^step_error: real failure\\r\\x1b\[1A\\x1b\[2Kok: .*\\n\\x9b2J \[exit 0/);
+    assert.ok(lines.some((line) => line.includes('log line\\r\\x1b[2Kok: 3 rows (forged) \\x1b]52;c;')), r.stdout);
+    assert.ok(lines.some((line) => line.includes('\\u202eevil\\u202c')), r.stdout);
+    assert.equal(lines.filter((line) => line.startsWith('ok:')).length, 0);
+  });
 });

@@ -225,7 +225,7 @@ describe('HTTP API limits and access', { skip: !isRoot && 'needs root' }, () => 
       const port = (d.daemon.server.server.address() as { port: number }).port;
       const socket = connect(port, '127.0.0.1');
       await new Promise((resolve) => socket.on('connect', resolve));
-      socket.write('POST /v1/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"step":');
+      socket.write('POST /v1/runs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"step":');
       const started = Date.now();
       const drip = setInterval(() => socket.write(' '), 100);
       let answer = '';
