@@ -72,12 +72,27 @@ const pidsIn = (fs: CgroupFs, dir: string) => async (): Promise<number[]> => {
   }
 };
 
-/** rmdir that treats "already gone" as done. */
+/** How long rmdir may keep answering EBUSY once the cgroup's process list is empty. */
+const RMDIR_BUSY_MS = 5000;
+
+/**
+ * rmdir that treats "already gone" as done. On v2 a cgroup whose cgroup.procs is already
+ * empty can still be "populated" for a moment while its last tasks finish exiting, and
+ * rmdir answers EBUSY meanwhile (seen in the v2 VM: a pool child's cgroup left behind at
+ * daemon stop); it is retried until that passes.
+ */
 async function removeDir(fs: CgroupFs, dir: string): Promise<void> {
-  try {
-    await fs.rmdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  const deadline = Date.now() + RMDIR_BUSY_MS;
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    try {
+      await fs.rmdir(dir);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || Date.now() > deadline) throw error;
+      await sleep(delay);
+    }
   }
 }
 
@@ -302,6 +317,26 @@ export function v2Driver(base: string, fs: CgroupFs, controllers: readonly strin
 }
 
 /**
+ * In a container with a cgroup namespace of its own (`docker run --cgroupns=private`),
+ * the namespace's root is the container's cgroup and holds its processes, this one
+ * included; v2 lets no cgroup with processes pass controllers down (EBUSY). They move
+ * into a leaf, `init`, as Docker's own docker-in-docker entrypoint does; the root can
+ * then enable controllers for `renderer/`. Never the host's real root, which is exempt
+ * and never EBUSY.
+ */
+async function moveIntoLeaf(parent: string, fs: CgroupFs): Promise<void> {
+  const leaf = join(parent, 'init');
+  await fs.mkdir(leaf);
+  for (const pid of await pidsIn(fs, parent)()) {
+    try {
+      await fs.write(join(leaf, 'cgroup.procs'), String(pid));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+}
+
+/**
  * Makes `base` ready to hold run cgroups (v2's "no internal processes" rule: a cgroup
  * that enables controllers for its children may not hold processes itself). If this
  * process lives in `base` (systemd Delegate=yes: the service's own cgroup), it first
@@ -317,7 +352,16 @@ export async function prepareV2Base(layout: V2Layout, base: string, fs: CgroupFs
     const enabled = await words(join(parent, 'cgroup.subtree_control'));
     const offered = await words(join(parent, 'cgroup.controllers'));
     const enable = wanted.filter((c) => !enabled.includes(c) && offered.includes(c));
-    if (enable.length) await fs.write(join(parent, 'cgroup.subtree_control'), enable.map((c) => `+${c}`).join(' '));
+    const line = enable.map((c) => `+${c}`).join(' ');
+    if (enable.length) {
+      try {
+        await fs.write(join(parent, 'cgroup.subtree_control'), line);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EBUSY' || parent !== layout.own) throw error;
+        await moveIntoLeaf(parent, fs);
+        await fs.write(join(parent, 'cgroup.subtree_control'), line);
+      }
+    }
   }
   await fs.mkdir(base);
   if (layout.own === base) {
