@@ -7,6 +7,7 @@
 // command's, 128+N for signal N; 125 when the sandbox cannot be set up.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { isRendererError } from '../errors.js';
 import type { UidLease } from '../sandbox/uids.js';
 import { createRunDir, removeRunDir, SANDBOX_IN, SANDBOX_OUT } from '../run/run-dir.js';
 import { newChildId } from '../run/owner.js';
@@ -112,7 +113,7 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
     if (timedOut || exit.exitCode === null) return 128 + 9;
     return exit.exitCode;
   } catch (error) {
-    say(`the sandbox could not be started: ${(error as Error).message}`);
+    say(`the sandbox could not be started: ${isRendererError(error) ? error.detail : (error as Error).message}`);
     return EXIT_SANDBOX_FAILED;
   } finally {
     if (!launched) lease.release();

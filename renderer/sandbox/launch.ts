@@ -13,6 +13,7 @@ import type { Limits } from '../config/config-schema.js';
 import { LAUNCHER_PATH, RUNTIME_FILES, RUNTIME_MOUNT } from '../paths.js';
 import { bwrapArgs, type Bind } from './bwrap-args.js';
 import { RUN_CGROUP_PREFIX, type CgroupStats, type RunCgroup } from './cgroup/driver.js';
+import { libraryBind } from './libraries.js';
 import type { Sandbox } from './sandbox.js';
 import type { UidLease } from './uids.js';
 
@@ -277,11 +278,13 @@ export async function launch(sandbox: Sandbox, spec: LaunchSpec): Promise<Sandbo
   const statusFd = step ? 4 : 3;
   const seccompFd = step ? 5 : 4;
   // Steps: the prepared root (step-root.ts), one mount. Commands: a tmpfs root with
-  // node, the runtime and the command's libraries bound file by file.
+  // node, the runtime and the command's libraries bound file by file, each library
+  // through libraryBind: whatever listed it, only a regular file inside the library
+  // directories is ever bound (a socket or a host directory was, issue 13).
   const base: Bind[] = step
     ? sandbox.stepRoot.binds
     : [
-        ...(await sandbox.librariesFor(spec.libraryUsers ?? [])).map((path) => ({ source: path, dest: path })),
+        ...sandbox.librariesFor(spec.libraryUsers ?? []).map((path) => libraryBind(path)),
         { source: sandbox.nodePath, dest: sandbox.nodePath },
         { source: sandbox.runtimeDir, dest: RUNTIME_MOUNT },
       ];
