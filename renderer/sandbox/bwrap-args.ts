@@ -11,12 +11,26 @@ export interface Bind {
   writable?: boolean;
 }
 
+/** A file whose content bwrap copies from `fd` into its own tmpfs and binds at `dest`:
+ * nothing on the host's filesystems stands behind it (mountinfo names a deleted
+ * "/bindfile..." of bwrap's, not a host path). */
+export interface DataFile {
+  fd: number;
+  dest: string;
+  /** octal, e.g. "0555" */
+  perms: string;
+  writable?: boolean;
+}
+
 export interface BwrapSpec {
   /** A read-only directory to bind at /; absent: an empty tmpfs, made read-only at the end. */
   root?: string;
   uid: number;
   gid: number;
   binds: readonly Bind[];
+  /** Empty directories made in the tmpfs root (no root only): read-only with it. */
+  dirs?: readonly string[];
+  dataFiles?: readonly DataFile[];
   tmpSizeBytes: number;
   seccompFd: number;
   command: readonly string[];
@@ -104,6 +118,8 @@ export function bwrapArgs(spec: BwrapSpec): string[] {
   // A fresh, size-capped /tmp first, so binds below /tmp (a probe) land on top of it.
   args.push('--size', String(spec.tmpSizeBytes), '--perms', '1777', '--tmpfs', '/tmp');
   for (const bind of spec.binds) args.push(bind.writable ? '--bind' : '--ro-bind', bind.source, bind.dest);
+  for (const dir of spec.dirs ?? []) args.push('--perms', '0755', '--dir', dir);
+  for (const file of spec.dataFiles ?? []) args.push('--perms', file.perms, file.writable ? '--bind-data' : '--ro-bind-data', String(file.fd), file.dest);
   // A fresh /proc, with what tells about the host masked; of /dev only the data
   // devices a program needs. Not bwrap's --dev: its devpts (a pseudo-terminal to open),
   // /dev/shm and /dev/tty are surface no step needs, and its nine extra mounts cost

@@ -1,5 +1,7 @@
 // What /proc tells a sandboxed program about the host (issue 13): the kernel's command
-// line, kernel symbol names, timers and keys of the host are masked.
+// line, kernel symbol names, timers and keys of the host are masked; and in `renderer
+// sandbox`, /proc/self/mountinfo, which shows the host path of every bind, names
+// neither the state directory nor a run directory carrying the renderer's pid.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -47,6 +49,18 @@ describe('/proc inside the sandbox', { skip: !isRoot && 'needs root (CI runs as 
     }
     const r = await renderer(['sandbox', '--config', config, '--', '/bin/ls', '-A', '/proc/acpi']);
     if (existsSync('/proc/acpi')) assert.equal(r.stdout, '', '/proc/acpi is empty');
+  });
+
+  it('renderer sandbox: mountinfo and the rest of /proc/self name neither the state directory nor the renderer\'s pid', async () => {
+    const paths = ['/proc/self/mountinfo', '/proc/self/mounts', '/proc/self/mountstats', '/proc/self/maps', '/proc/self/cgroup', '/proc/1/cmdline', '/proc/self/environ'];
+    const r = await renderer(['sandbox', '--config', config, '--', '/bin/cat', ...paths]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, / \/proc proc /, 'mountinfo was read');
+    assert.ok(!r.stdout.includes(stateDir), `the state directory shows:\n${r.stdout}`);
+    assert.ok(!r.stdout.includes('state-dir-marker'), 'not even its name');
+    // Run directories and cgroups are named "<pid base 36>_<start time>_..." (owner.ts).
+    assert.doesNotMatch(r.stdout, new RegExp(`(^|[/ ])${r.pid.toString(36)}_[0-9a-z]+_`, 'm'), 'a run name with the renderer\'s pid shows');
+    assert.ok(!r.stdout.includes('/runs/') && !r.stdout.includes('/runtime/'), r.stdout);
   });
 
   it('steps: the same masks (the JS sandbox shares the bwrap arguments)', () => {
