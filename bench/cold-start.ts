@@ -19,7 +19,7 @@ export async function coldStart(quick: boolean): Promise<string> {
   const runtimeDir = runner.sandbox.runtimeDir;
   // 80 pairs: the p50 ratio of one run varied by about +-2 points at 40 on this shared VM.
   const n = quick ? 10 : 80;
-  // Warm-up: page cache, ldd cache, JIT of the renderer's own code.
+  // Warm-up: page cache, JIT of the renderer's own code.
   for (let i = 0; i < 3; i++) {
     await runStep(runner, { step: { code: TRIVIAL_STEP }, limits: runner.limits() });
     await runUnsandboxed(runtimeDir, TRIVIAL_STEP);

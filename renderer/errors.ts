@@ -20,6 +20,7 @@ export const ERRORS = {
   RENDERER_ERR_CONFIG_INVALID: { status: 500, hint: 'Fix the configuration file; see docs/config.md.' },
   RENDERER_ERR_SANDBOX_UNAVAILABLE: { status: 503, hint: 'Run `renderer doctor` to see what this host lacks.' },
   RENDERER_ERR_SANDBOX_UIDS: { status: 503, hint: 'Every step uid of sandbox.uidRange is in use on this host: widen sandbox.uidRange.count, or run fewer sandboxes at once.' },
+  RENDERER_ERR_SANDBOX_BINARY_REFUSED: { status: 400, hint: 'Only ELF64 x86-64 programs (or scripts) whose libraries are plain names found in the system library directories (/lib, /lib64, /usr/lib, /usr/lib64, /usr/local/lib) can be sandboxed; SECURITY.md says what is bound.' },
   RENDERER_ERR_STATE_DIR: { status: 500, hint: 'The state directory must be owned by the renderer and not writable by others.' },
   RENDERER_ERR_HTTP_BAD_REQUEST: { status: 400, hint: 'See the API in README.md.' },
   RENDERER_ERR_HTTP_HOST_NOT_ALLOWED: { status: 421, hint: 'Address the renderer by a name in `server.allowedHosts` (by default its loopback names and its listen address), or add the name there.' },

@@ -6,9 +6,10 @@
 // paths; so is every --bind-ro PATH. stdio is the caller's. The exit status is the
 // command's, 128+N for signal N; 125 when the sandbox cannot be set up.
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { isRendererError } from '../errors.js';
 import type { UidLease } from '../sandbox/uids.js';
-import { createRunDir, removeRunDir, SANDBOX_IN, SANDBOX_OUT } from '../run/run-dir.js';
+import { OUTPUT_FILE, SANDBOX_IN, SANDBOX_OUT } from '../run/run-dir.js';
 import { newChildId } from '../run/owner.js';
 import { Runner } from '../run/runner.js';
 import { resolveCommand } from '../sandbox/host.js';
@@ -69,7 +70,6 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
     say(`the sandbox could not be started: ${(error as Error).message}`);
     return EXIT_SANDBOX_FAILED;
   }
-  const dir = createRunDir(runner.runsRoot, runId, lease.uid, lease.gid);
   let launched = false;
   try {
     const command = args.command[0]!;
@@ -78,12 +78,11 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
       lease,
       limits,
       mode: 'command',
-      binds: [
-        { source: dir.inDir, dest: SANDBOX_IN },
-        { source: dir.outDir, dest: SANDBOX_OUT, writable: true },
-        { source: command, dest: command },
-        ...args.binds.map((path) => ({ source: path, dest: path })),
-      ],
+      binds: [{ source: command, dest: command }, ...args.binds.map((path) => ({ source: path, dest: path }))],
+      // A step's view, with no run directory behind it: an empty /run/in, and in
+      // /run/out only output.arrow to write (nothing reads it afterwards).
+      dirs: [SANDBOX_IN, SANDBOX_OUT],
+      scratchFiles: [join(SANDBOX_OUT, OUTPUT_FILE)],
       libraryUsers: [command],
       command: args.command,
     });
@@ -112,10 +111,9 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
     if (timedOut || exit.exitCode === null) return 128 + 9;
     return exit.exitCode;
   } catch (error) {
-    say(`the sandbox could not be started: ${(error as Error).message}`);
+    say(`the sandbox could not be started: ${isRendererError(error) ? error.detail : (error as Error).message}`);
     return EXIT_SANDBOX_FAILED;
   } finally {
     if (!launched) lease.release();
-    removeRunDir(dir);
   }
 }

@@ -5,7 +5,6 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, Limits } from '../config/config-schema.js';
 import { isRendererError, RendererError } from '../errors.js';
-import { useLibraryCache } from '../sandbox/host.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { defaultStateDir, ensurePrivateDir, installRuntime, markInUse, untraversableAncestor } from '../state-dir.js';
 import { ownerAlive, pruneDeadOwners, registerOwner } from './owner.js';
@@ -40,7 +39,6 @@ export class Runner {
       // Before any name that carries this renderer's owner tag (owner.ts).
       registerOwner(config.sandbox.hostDir);
       const runtimeDir = installRuntime(stateDir);
-      useLibraryCache(join(stateDir, 'libraries.json'));
       const sandbox = await Sandbox.open(config.sandbox, { runtimeDir, stateDir, stepMountDirs: [SANDBOX_IN, SANDBOX_OUT], warn });
       return new Runner(config, stateDir, runsRoot, sandbox, null, warn);
     } catch (error) {

@@ -6,13 +6,16 @@
 //
 // File descriptors at the launcher, by mode:
 //   step:    0 request · 1,2 logs (one interleaved stream) · 3 result · 4 status · 5 seccomp
-//   command: 0,1,2 the caller's own · 3 status · 4 seccomp
+//   command: 0,1,2 the caller's own · 3 status · 4 seccomp · 5 the reaper · 6.. scratch files
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Limits } from '../config/config-schema.js';
 import { LAUNCHER_PATH, RUNTIME_FILES, RUNTIME_MOUNT } from '../paths.js';
-import { bwrapArgs, type Bind } from './bwrap-args.js';
+import { bwrapArgs, type Bind, type DataFile } from './bwrap-args.js';
 import { RUN_CGROUP_PREFIX, type CgroupStats, type RunCgroup } from './cgroup/driver.js';
+import { libraryBind } from './libraries.js';
 import type { Sandbox } from './sandbox.js';
 import type { UidLease } from './uids.js';
 
@@ -42,6 +45,10 @@ export interface LaunchSpec {
   binds: readonly Bind[];
   /** Host binaries whose shared libraries must be visible (a `sandbox` command). */
   libraryUsers?: readonly string[];
+  /** Command mode: empty read-only directories, with no host directory behind them. */
+  dirs?: readonly string[];
+  /** Command mode: empty files the command may write, kept nowhere on the host. */
+  scratchFiles?: readonly string[];
   /** The command inside the sandbox, started by the reaper. */
   command: readonly string[];
 }
@@ -277,21 +284,35 @@ export async function launch(sandbox: Sandbox, spec: LaunchSpec): Promise<Sandbo
   const statusFd = step ? 4 : 3;
   const seccompFd = step ? 5 : 4;
   // Steps: the prepared root (step-root.ts), one mount. Commands: a tmpfs root with
-  // node, the runtime and the command's libraries bound file by file.
+  // node and the command's libraries bound file by file, each library through
+  // libraryBind: whatever listed it, only a regular file inside the library
+  // directories is ever bound (a socket or a host directory was, issue 13).
   const base: Bind[] = step
     ? sandbox.stepRoot.binds
     : [
-        ...(await sandbox.librariesFor(spec.libraryUsers ?? [])).map((path) => ({ source: path, dest: path })),
+        ...sandbox.librariesFor(spec.libraryUsers ?? []).map((path) => libraryBind(path)),
         { source: sandbox.nodePath, dest: sandbox.nodePath },
-        { source: sandbox.runtimeDir, dest: RUNTIME_MOUNT },
       ];
   const binds: Bind[] = [...base, ...spec.binds];
   const reaper = `${RUNTIME_MOUNT}/${RUNTIME_FILES.reaper}`;
+  // Commands get the reaper and their scratch files as copies bwrap makes in its own
+  // tmpfs, not as binds of the state directory: /proc/self/mountinfo shows the host
+  // path of every bind, and the state directory's run and runtime paths carry its
+  // location and the renderer's pid (issue 13). Each copy's source is an fd after the
+  // seccomp program's; the launcher keeps them, bwrap reads them, the reaper closes them.
+  const copies: Array<{ source: string; file: DataFile }> = step
+    ? []
+    : [
+        { source: join(sandbox.runtimeDir, RUNTIME_FILES.reaper), file: { fd: seccompFd + 1, dest: reaper, perms: '0555' } },
+        ...(spec.scratchFiles ?? []).map((dest, i) => ({ source: '/dev/null', file: { fd: seccompFd + 2 + i, dest, perms: '0600', writable: true } })),
+      ];
   const bwrap = bwrapArgs({
     root: step ? sandbox.stepRoot.dir : undefined,
     uid: spec.lease.uid,
     gid: spec.lease.gid,
     binds,
+    dirs: step ? [] : spec.dirs,
+    dataFiles: copies.map((copy) => copy.file),
     tmpSizeBytes: limits.tmpSizeMiB * MIB,
     seccompFd,
     command: [reaper, '--status-fd', String(statusFd), '--keep-fds', String(statusFd - 1), '--', ...spec.command],
@@ -311,7 +332,7 @@ export async function launch(sandbox: Sandbox, spec: LaunchSpec): Promise<Sandbo
   const nproc = cgroup ? limits.maxProcesses + NPROC_MARGIN : limits.maxProcesses;
   const launcherArgs = [
     '--status-fd', String(statusFd),
-    '--keep-fds', String(seccompFd),
+    '--keep-fds', String(seccompFd + copies.length),
     '--uid', String(spec.lease.uid),
     '--gid', String(spec.lease.gid),
     ...(cgroup?.joinFiles ?? []).flatMap((file) => ['--cgroup-join', file]),
@@ -331,16 +352,20 @@ export async function launch(sandbox: Sandbox, spec: LaunchSpec): Promise<Sandbo
   ];
 
   let subprocess: Subprocess;
+  const opened: number[] = [];
   try {
+    for (const { source } of copies) opened.push(openSync(source, constants.O_RDONLY | constants.O_NOFOLLOW));
     subprocess = spawnLauncher(
       launcherArgs,
-      step ? ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'],
+      step ? ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit', 'pipe', 'pipe', ...opened],
       seccompFd,
       sandbox.seccompProgram,
     );
   } catch (error) {
     await cgroup?.remove().catch(() => undefined);
     throw error;
+  } finally {
+    for (const fd of opened) closeSync(fd); // the launcher has its own copies
   }
   return new SandboxProcess(subprocess, spec.runId, cgroup, spec.mode, spec.lease);
 }

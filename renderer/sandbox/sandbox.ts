@@ -10,7 +10,8 @@ import { SANDBOX_MOUNT_DIRS } from './bwrap-args.js';
 import { realCgroupFs, type CgroupFs } from './cgroup/cgroup-fs.js';
 import { detectCgroups } from './cgroup/detect.js';
 import { prepareV2Base, v1Driver, v2Driver, type CgroupDriver } from './cgroup/driver.js';
-import { isExecutable, nodeBinary, sharedLibraries } from './host.js';
+import { isExecutable, nodeBinary } from './host.js';
+import { libraryBind, sharedLibraries } from './libraries.js';
 import { stage1Bytes } from './seccomp/policy.js';
 import { prepareStepRoot, type StepRoot } from './step-root.js';
 import { UidAllocator, type UidLease } from './uids.js';
@@ -72,8 +73,9 @@ export class Sandbox {
     const nodePath = nodeBinary();
     let stepRoot: StepRoot;
     try {
-      // Fails now, not at the first run, if a library list cannot be had.
-      const libraries = await sharedLibraries(nodePath);
+      // Fails now, not at the first run, if a library list cannot be had. Hard-linked
+      // into the root, so checked here as launch.ts checks the binds of commands.
+      const libraries = sharedLibraries(nodePath).map((path) => libraryBind(path).dest);
       stepRoot = prepareStepRoot({
         stateDir: options.stateDir,
         runtimeDir,
@@ -92,10 +94,8 @@ export class Sandbox {
   }
 
   /** Shared libraries of node, the reaper and `extra`, deduplicated (`renderer sandbox`). */
-  async librariesFor(extra: readonly string[]): Promise<string[]> {
-    const lists = await Promise.all(
-      [this.nodePath, join(this.runtimeDir, RUNTIME_FILES.reaper), ...extra].map((binary) => sharedLibraries(binary)),
-    );
+  librariesFor(extra: readonly string[]): string[] {
+    const lists = [this.nodePath, join(this.runtimeDir, RUNTIME_FILES.reaper), ...extra].map((binary) => sharedLibraries(binary));
     return [...new Set(lists.flat())];
   }
 
