@@ -2,7 +2,8 @@
 // What this host supports, what will fail, and how to fix it: so an operator sees why
 // a run would end as sandbox_error before any run does. Exit 0 when steps can run.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism, totalmem } from 'node:os';
 import type { Config } from '../config/config-schema.js';
 import { LAUNCHER_PATH } from '../paths.js';
@@ -13,6 +14,26 @@ import { defaultPoolSize } from '../daemon/daemon.js';
 import { isExecutable } from '../sandbox/host.js';
 import { strayProcesses } from '../sandbox/uids.js';
 import { parseFlags, parseOrReport, UsageError, writeLine } from './args.js';
+
+/**
+ * Which of the three v2 paths this renderer is on (README, "Operating it"): root on the
+ * host's hierarchy, root in a container's own cgroup namespace, or an ordinary user with
+ * a delegated subtree (systemd Delegate=yes).
+ */
+function cgroupPathName(own: string, mount: string): string {
+  if (process.getuid?.() !== 0) {
+    let writable = false;
+    try {
+      accessSync(join(own, 'cgroup.subtree_control'), constants.W_OK);
+      writable = true;
+    } catch {
+      /* not delegated */
+    }
+    return writable ? `delegated v2 (own cgroup ${own})` : `v2, but ${own} is not delegated to this user`;
+  }
+  const container = existsSync('/.dockerenv') || existsSync('/run/.containerenv') || /(^|\0)container=/.test(readText('/proc/1/environ') ?? '');
+  return container ? `container v2 (cgroup namespace root ${mount}; processes move into init/)` : 'root on v2';
+}
 
 export interface Check {
   name: string;
@@ -91,8 +112,8 @@ export async function hostChecks(config: Readonly<Config>): Promise<Check[]> {
       layout.version === 0
         ? layout.reason
         : layout.version === 1
-          ? `v1: ${Object.keys(layout.own).join(', ')}`
-          : `v2 at ${layout.mount}: ${layout.controllers.join(' ')}`,
+          ? `root on v1: ${Object.keys(layout.own).join(', ')}`
+          : `${cgroupPathName(layout.own, layout.mount)} at ${layout.mount}: ${layout.controllers.join(' ')}`,
     fix: 'mount cgroup v2 with the memory and pids controllers, and run as root or with a delegated subtree (systemd Delegate=yes, see README)',
   });
 

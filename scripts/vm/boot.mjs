@@ -19,7 +19,16 @@ const run = (cmd, args, options = {}) => execFileSync(cmd, args, { encoding: 'ut
 
 /** The kernel package linux-image-amd64 points at, e.g. linux-image-6.1.0-57-amd64. */
 function kernelPackage() {
-  const depends = run('apt-cache', ['depends', 'linux-image-amd64']);
+  let depends = '';
+  try {
+    depends = run('apt-cache', ['depends', 'linux-image-amd64']);
+  } catch {
+    /* no package lists yet */
+  }
+  if (!/Depends: linux-image-[0-9]/.test(depends)) {
+    run('apt-get', ['update', '-qq']);
+    depends = run('apt-cache', ['depends', 'linux-image-amd64']);
+  }
   const match = /Depends: (linux-image-[0-9][^\s]*)/.exec(depends);
   if (!match) throw new Error(`apt-cache knows no kernel for linux-image-amd64 (run apt-get update):\n${depends}`);
   return match[1];

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { configFrom } from '../../renderer/config/load.js';
+import { LAUNCHER_PATH } from '../../renderer/paths.js';
 import { detectCgroups } from '../../renderer/sandbox/cgroup/detect.js';
 import { runStep } from '../../renderer/run/run-step.js';
 import { Runner } from '../../renderer/run/runner.js';
@@ -107,6 +108,30 @@ describe('the container path: a cgroup namespace of its own whose root holds the
       assert.equal(r.status, 0, r.stderr);
       assert.ok(existsSync(`/sys/fs/cgroup/${name}/renderer`), name);
     }
+  });
+});
+
+describe('the delegated path: an ordinary user owning a delegated subtree (systemd Delegate=yes)', { skip }, () => {
+  it('the renderer as a non-root user, the launcher with cap_setuid,cap_setgid only: limits hold, runs live under its subtree', () => {
+    const user = 'renderer-vm';
+    const home = '/tmp/renderer-vm-home';
+    const unit = '/sys/fs/cgroup/renderer-vm.service';
+    const config = `${home}/config.json`;
+    // What systemd does for a Delegate=yes service, and what deploy/systemd says to do.
+    const setup = [
+      `id ${user} >/dev/null 2>&1 || useradd --system --home-dir ${home} ${user}`,
+      `mkdir -p ${home} /run/renderer-vm && chown ${user}: ${home} /run/renderer-vm && chmod 700 /run/renderer-vm`,
+      `echo '{"sandbox": {"hostDir": "/run/renderer-vm"}}' > ${config}`,
+      `mkdir -p ${unit} && echo '+memory +pids +cpu' > /sys/fs/cgroup/cgroup.subtree_control`,
+      `chown ${user}: ${unit} ${unit}/cgroup.procs ${unit}/cgroup.subtree_control ${unit}/cgroup.threads`,
+      `chgrp ${user} ${LAUNCHER_PATH} && chmod 0750 ${LAUNCHER_PATH} && setcap cap_setuid,cap_setgid+ep ${LAUNCHER_PATH}`,
+      `echo $$ > ${unit}/cgroup.procs`,
+      `exec setpriv --reuid ${user} --regid ${user} --init-groups --inh-caps=-all env HOME=${home} ${process.execPath} ${BIN} run --json --config ${config} --memory-mib 96 ${step('memory-bomb')}`,
+    ].join(' && ');
+    const r = spawnSync('/bin/sh', ['-c', setup], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(JSON.parse(r.stdout || '{}').outcome, 'oom_killed', `${r.stdout}\n${r.stderr}`);
+    assert.ok(existsSync(`${unit}/supervisor`), 'the renderer moved itself into supervisor/ of its own cgroup');
+    assert.deepEqual(readdirSync(unit).filter((n) => n.startsWith('run-')), [], 'its run cgroup was under its subtree, and is gone');
   });
 });
 
