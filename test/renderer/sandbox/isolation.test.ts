@@ -66,7 +66,7 @@ describe('sandbox isolation (C probes through renderer sandbox)', { skip: !isRoo
     assert.deepEqual(env, Object.entries(SANDBOX_ENV).map(([k, v]) => `${k}=${v}`).sort());
   });
 
-  it('seccomp: every listed syscall is refused with EPERM, clone3 with ENOSYS; unix sockets and fork still work', () => {
+  it('seccomp: every listed syscall is refused with EPERM, clone3 with ENOSYS; unix sockets, unix socket pairs and fork still work', () => {
     const r = sandbox(['--', probes.syscalls!]);
     assert.equal(r.status, 0, r.stderr);
     const results = lines(r.stdout);
@@ -75,11 +75,13 @@ describe('sandbox isolation (C probes through renderer sandbox)', { skip: !isRoo
       'process_vm_writev', 'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module', 'bpf',
       'perf_event_open', 'userfaultfd', 'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'keyctl', 'add_key',
       'request_key', 'open_by_handle_at', 'name_to_handle_at', 'reboot', 'swapon', 'swapoff', 'acct', 'personality',
-      'ioctl_TIOCSTI', 'ioctl_TIOCLINUX', 'socket_inet', 'socket_inet6', 'socket_netlink', 'socket_packet', 'clone_newuser',
+      'ioctl_TIOCSTI', 'ioctl_TIOCLINUX', 'socket_inet', 'socket_inet6', 'socket_netlink', 'socket_packet', 'socketpair_inet', 'socketpair_inet6', 'socketpair_netlink', 'socketpair_vsock',
+      'socketpair_inet_high_bits', 'clone_newuser',
     ];
     for (const name of expected) assert.equal(results.get(name), 'EPERM', `${name}: ${results.get(name)}`);
     assert.equal(results.get('clone3'), 'ENOSYS');
     assert.equal(results.get('socket_unix'), 'OK');
+    assert.equal(results.get('socketpair_unix'), 'OK');
     assert.equal(results.get('fork'), 'OK');
   });
 
