@@ -302,4 +302,27 @@ describe('sandbox isolation (JS attack steps through renderer run)', { skip: !is
     const r = attack([['dlopen', '/opt/renderer/renderer_native.node']]);
     assert.match(r['dlopen /opt/renderer/renderer_native.node']!, /^ERR_DLOPEN_DISABLED/);
   });
+
+  // The runtime loads its own addon before step code, and the CommonJS loader cached it:
+  // require() of its path handed the step the runtime's exports without any dlopen, so
+  // the step could map any file past the permission model, and unmap a WebAssembly
+  // memory into inaccessible pages (its next read a SIGSEGV: the step "crashed").
+  it('the runtime\'s own addon is out of step code\'s reach: require() of its path loads it anew (refused), no cached module holds it', () => {
+    for (const config of [undefined, noPermissionModel]) {
+      const r = attack([['addon', 'require', 'mapFile', '/usr/bin/node'], ['addon', 'cache', 'mapFile', '/usr/bin/node'], ['addon', 'require', 'unmap-wasm'], ['addon', 'cache', 'unmap-wasm']], config);
+      for (const route of ['require mapFile /usr/bin/node', 'require unmap-wasm']) assert.match(r[`addon ${route}`]!, /^ERR_DLOPEN_DISABLED/, route);
+      for (const route of ['cache mapFile /usr/bin/node', 'cache unmap-wasm']) assert.match(r[`addon ${route}`]!, /^NOT_FOUND/, route);
+    }
+  });
+
+  // Without the permission model the inspector reads the runtime's own locals, the addon
+  // among them: nothing in the language keeps it out of reach, so the addon itself
+  // refuses. The runtime seals it before step code runs, and unmap takes only a live
+  // mapping that mapFile made.
+  it('the addon the runtime keeps, reached through the inspector, is sealed: it maps nothing, installs no filter, unmaps no foreign memory', () => {
+    const r = attack([['addon', 'inspector', 'mapFile', '/usr/bin/node'], ['addon', 'inspector', 'installSeccomp'], ['addon', 'inspector', 'unmap-wasm']], noPermissionModel);
+    assert.match(r['addon inspector mapFile /usr/bin/node']!, /^Error RENDERER_ERR_NATIVE_SEALED: mapFile is refused/);
+    assert.match(r['addon inspector installSeccomp']!, /^Error RENDERER_ERR_NATIVE_SEALED: installSeccomp is refused/);
+    assert.match(r['addon inspector unmap-wasm']!, /^TypeError RENDERER_ERR_MMAP_NOT_MAPPED: .*; the memory still reads 7$/);
+  });
 });
