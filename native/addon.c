@@ -2,15 +2,23 @@
  * renderer_native: the few system calls Node does not expose, for both sides.
  *
  *   mapFile(path, maxBytes) -> ArrayBuffer   copy-on-write mapping of a regular file
- *   unmap(arrayBuffer)                        detach every view, then munmap
+ *   unmap(arrayBuffer)                        detach every view, then munmap; only a live
+ *                                             mapping that mapFile made
  *   installSeccomp(bpfBytes)                  no_new_privs + seccomp filter on all threads
  *   exitNow(code)                             _exit(2): end the process without Node's teardown
  *   tryLock(fd) -> boolean                    flock(LOCK_EX|LOCK_NB): host-wide leases that the
  *                                             kernel releases when their holder dies
+ *   seal()                                    one way: from now on this instance refuses
+ *                                             mapFile, installSeccomp and tryLock
  *
  * Reviewed as security code. The renderer maps files that untrusted steps wrote, so
  * the open never follows a symlink, never blocks on a FIFO, and refuses anything but a
  * regular file no larger than the caller's limit before a single page is mapped.
+ *
+ * The step runtime loads this addon inside the sandbox, before step code, and keeps it.
+ * Step code must be assumed to reach what the runtime keeps (with Node's permission
+ * model off, the inspector reads the runtime's locals), so every function here refuses
+ * what it was not made for, and the runtime seals the addon before step code runs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,11 +44,40 @@ typedef struct {
   size_t length;
 } mapping_t;
 
+/* State of one instance of the addon: one per napi_env, i.e. per thread that loaded it
+ * (the daemon's main thread, each of its worker threads, the step runtime). Sealing
+ * one never affects another. */
+typedef struct {
+  bool sealed;
+} instance_t;
+
+/* Marks every ArrayBuffer mapFile returns. The tag is a V8 private property: no
+ * JavaScript can set it, and a copy of the buffer (structuredClone, transfer) does not
+ * carry it. unmap acts on nothing else: it once took any ArrayBuffer, and on a
+ * WebAssembly memory it left inaccessible pages (the next read a SIGSEGV). */
+static const napi_type_tag MAPPING_TAG = {0x72656e6465726572ULL, 0x5f6d617070696e67ULL};
+
 static napi_value throw_code(napi_env env, const char *code, const char *fmt, const char *arg, int err) {
   char message[PATH_MAX_BYTES + 256];
   snprintf(message, sizeof message, fmt, arg, err ? strerror(err) : "");
   napi_throw_error(env, code, message);
   return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *code, const char *message) {
+  napi_throw_type_error(env, code, message);
+  return NULL;
+}
+
+/* True when `function` may run; otherwise throws and returns false. Fails closed when
+ * the instance has no state (init refuses to load without it). */
+static bool allowed_unsealed(napi_env env, const char *function) {
+  instance_t *instance = NULL;
+  if (napi_get_instance_data(env, (void **)&instance) == napi_ok && instance != NULL && !instance->sealed) return true;
+  throw_code(env, "RENDERER_ERR_NATIVE_SEALED",
+             "%s is refused: this instance of the addon is sealed (the step runtime seals it before step code runs)%s",
+             function, 0);
+  return false;
 }
 
 static void release_mapping(napi_env env, void *data, void *hint) {
@@ -56,6 +93,8 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  /* Sealed: step code holding the addon must not read files past Node's permission model. */
+  if (!allowed_unsealed(env, "mapFile")) return NULL;
   if (argc != 2) return throw_code(env, "RENDERER_ERR_MMAP_ARGS", "mapFile(path, maxBytes) needs 2 arguments%s%s", "", 0);
 
   char path[PATH_MAX_BYTES];
@@ -120,10 +159,16 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
     release_mapping(env, NULL, m);
     return throw_code(env, "RENDERER_ERR_MMAP_FAILED", "cannot wrap the mapping of %s%s", path, 0);
   }
+  /* Untagged it would be unusable (unmap refuses it); its finalizer still unmaps at GC. */
+  if (napi_type_tag_object(env, result, &MAPPING_TAG) != napi_ok)
+    return throw_code(env, "RENDERER_ERR_MMAP_FAILED", "cannot tag the mapping of %s%s", path, 0);
   return result;
 }
 
 /* unmap(buffer): releases the file's pages now instead of at garbage collection.
+ * Only a buffer that mapFile returned (tagged) and that is still attached: a detached
+ * tagged buffer was unmapped already (or handed its memory to a copy, which carries no
+ * tag), so a tagged attached buffer's memory is always a mapping of ours.
  * Order matters. First the range is replaced in place (MAP_FIXED) by an inaccessible
  * anonymous reservation: the file is unmapped, yet the addresses stay ours, so whenever
  * the finalizer runs (at detach or at GC) its munmap frees only that reservation and can
@@ -135,10 +180,14 @@ static napi_value unmap(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   bool is_ab = false;
   if (argc != 1 || napi_is_arraybuffer(env, argv[0], &is_ab) != napi_ok || !is_ab)
-    return throw_code(env, "RENDERER_ERR_MMAP_ARGS", "unmap(buffer) needs an ArrayBuffer from mapFile%s%s", "", 0);
-  bool detached = false;
-  napi_is_detached_arraybuffer(env, argv[0], &detached);
-  if (detached) return NULL;
+    return throw_type(env, "RENDERER_ERR_MMAP_ARGS", "unmap(buffer) needs an ArrayBuffer from mapFile");
+  bool ours = false;
+  if (napi_check_object_type_tag(env, argv[0], &MAPPING_TAG, &ours) != napi_ok || !ours)
+    return throw_type(env, "RENDERER_ERR_MMAP_NOT_MAPPED",
+                      "unmap: this ArrayBuffer is not a mapping made by mapFile; refusing to unmap memory the addon does not own");
+  bool detached = true;
+  if (napi_is_detached_arraybuffer(env, argv[0], &detached) != napi_ok || detached)
+    return throw_type(env, "RENDERER_ERR_MMAP_NOT_MAPPED", "unmap: this mapping is already unmapped (its ArrayBuffer is detached)");
   void *data = NULL;
   size_t length = 0;
   napi_get_arraybuffer_info(env, argv[0], &data, &length);
@@ -158,6 +207,8 @@ static napi_value install_seccomp(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  /* Sealed: step code must not stack filters of its own onto the runtime's threads. */
+  if (!allowed_unsealed(env, "installSeccomp")) return NULL;
   void *data = NULL;
   size_t length = 0;
   bool is_buffer = false;
@@ -204,6 +255,8 @@ static napi_value try_lock(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd = -1;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  /* Sealed: the step runtime takes no locks, so nothing that runs after it may. */
+  if (!allowed_unsealed(env, "tryLock")) return NULL;
   if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0)
     return throw_code(env, "RENDERER_ERR_LOCK_ARGS", "tryLock(fd) needs a file descriptor%s%s", "", 0);
   int rc;
@@ -215,13 +268,35 @@ static napi_value try_lock(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* seal(): the step runtime's lockdown, once its input is mapped and its filters are
+ * installed, before step code runs. One way: nothing unseals. unmap (of its own
+ * mappings) and exitNow keep working; the runtime still needs them. */
+static napi_value seal(napi_env env, napi_callback_info info) {
+  (void)info;
+  instance_t *instance = NULL;
+  if (napi_get_instance_data(env, (void **)&instance) == napi_ok && instance != NULL) instance->sealed = true;
+  return NULL;
+}
+
+static void free_instance(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
+  instance_t *instance = calloc(1, sizeof *instance);
+  if (instance == NULL || napi_set_instance_data(env, instance, free_instance, NULL) != napi_ok) {
+    free(instance);
+    return throw_code(env, "RENDERER_ERR_NATIVE_INIT", "renderer_native cannot keep its state%s%s", "", 0);
+  }
   napi_property_descriptor props[] = {
       {"mapFile", NULL, map_file, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unmap", NULL, unmap, NULL, NULL, NULL, napi_enumerable, NULL},
       {"installSeccomp", NULL, install_seccomp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"exitNow", NULL, exit_now, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tryLock", NULL, try_lock, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"seal", NULL, seal, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -3,25 +3,17 @@
 // trusts none of what it sends (renderer/run/protocol.ts validates everything).
 import type * as Arrow from 'apache-arrow';
 import { randomFill } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import vm from 'node:vm';
 import { decodePayload, encodeFrame, types } from '../thrift/messages.js';
 import { stage2Bytes } from '../renderer/sandbox/seccomp/policy.js';
 import { readAllSync, writeAllSync } from './io.js';
+import { loadRuntimeNative } from './native.js';
 import { interpretReturn, StepContractError, writeTableFile } from './step-output.js';
 import { quietRuntimeWarnings } from './warnings.js';
 
 const REQUEST_FD = 0;
 const RESULT_FD = 3;
 const MAX_REQUEST_BYTES = 80 * 1024 * 1024;
-
-interface Native {
-  mapFile(path: string, maxBytes: number): ArrayBuffer;
-  unmap(buffer: ArrayBuffer): void;
-  installSeccomp(program: Buffer): void;
-  exitNow(code: number): never;
-}
 
 /** Frames of the step's own module, with its sandbox path shown as its file name. */
 export function trimStack(stack: string | undefined, stepPath: string): string | undefined {
@@ -74,7 +66,8 @@ export async function runChild(arrow: typeof Arrow): Promise<void> {
   blockingStdio();
   const runtimeDir = process.argv[process.argv.length - 1] ?? '/opt/renderer';
 
-  const native = createRequire(join(runtimeDir, 'x.js'))(join(runtimeDir, 'renderer_native.node')) as Native;
+  // Out of the module cache from here: step code cannot require its way to it (native.ts).
+  const native = loadRuntimeNative(runtimeDir);
   // Captured before user code can replace anything: every write before it is blocking
   // (the result on fd 3, logs on fds 1 and 2), so nothing is lost by skipping Node's exit.
   const exit = native.exitNow;
@@ -140,6 +133,11 @@ export async function runChild(arrow: typeof Arrow): Promise<void> {
     } else {
       table = new arrow.Table();
     }
+    // The last use of mapFile: sealed before the step's first line runs. Step code may
+    // still reach `native` (with the permission model off, the inspector reads this
+    // function's locals), so it must find an addon that maps, filters and locks nothing,
+    // and unmaps only the mappings it made.
+    native.seal();
 
     const module = await load(`file://${request.stepPath}`);
     if (typeof module.render !== 'function')

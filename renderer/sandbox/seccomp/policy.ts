@@ -99,7 +99,7 @@ export const ALLOWED_SYSCALLS: readonly string[] = [
   'setitimer', 'setpgid', 'setpriority', 'setregid', 'setresgid', 'setresuid', 'setreuid',
   'setrlimit', 'set_robust_list', 'setsid', 'setsockopt', 'set_thread_area',
   'set_tid_address', 'setuid', 'setxattr', 'shmat', 'shmctl', 'shmdt', 'shmget', 'shutdown',
-  'sigaltstack', 'signalfd', 'signalfd4', 'socketpair', 'splice', 'stat', 'statfs', 'statx',
+  'sigaltstack', 'signalfd', 'signalfd4', 'splice', 'stat', 'statfs', 'statx',
   'symlink', 'symlinkat', 'sync_file_range', 'sysinfo', 'tee', 'tgkill', 'time',
   'timer_create', 'timer_delete', 'timer_getoverrun', 'timer_gettime', 'timer_settime',
   'timerfd_create', 'timerfd_gettime', 'timerfd_settime', 'times', 'tkill', 'truncate',
@@ -151,6 +151,10 @@ export function stage1Program(): Insn[] {
     ...argRule('ioctl', 1, [...ifEqualsReturn(TIOCSTI, deny), ...ifEqualsReturn(TIOCLINUX, deny), ret(SECCOMP_RET_ALLOW)]),
     // No network even if a namespace were misconfigured: only AF_UNIX sockets exist.
     ...argRule('socket', 0, [...ifEqualsReturn(AF_UNIX, SECCOMP_RET_ALLOW), ret(deny)]),
+    // socketpair too: the kernel creates both sockets of the family (loading its module
+    // where modules load on demand) before the family refuses pairs, so an open
+    // socketpair reached inet, netlink and vsock code and any loadable family.
+    ...argRule('socketpair', 0, [...ifEqualsReturn(AF_UNIX, SECCOMP_RET_ALLOW), ret(deny)]),
     ...argRule('clone', 0, [...ifAnyBitsReturn(CLONE_NAMESPACE_FLAGS, deny), ret(SECCOMP_RET_ALLOW)]),
     // clone3 passes its flags in memory, which BPF cannot read: answer ENOSYS so libc
     // falls back to clone, whose flags we can check.

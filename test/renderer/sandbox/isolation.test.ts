@@ -66,7 +66,7 @@ describe('sandbox isolation (C probes through renderer sandbox)', { skip: !isRoo
     assert.deepEqual(env, Object.entries(SANDBOX_ENV).map(([k, v]) => `${k}=${v}`).sort());
   });
 
-  it('seccomp: every listed syscall is refused with EPERM, clone3 with ENOSYS; unix sockets and fork still work', () => {
+  it('seccomp: every listed syscall is refused with EPERM, clone3 with ENOSYS; unix sockets, unix socket pairs and fork still work', () => {
     const r = sandbox(['--', probes.syscalls!]);
     assert.equal(r.status, 0, r.stderr);
     const results = lines(r.stdout);
@@ -75,11 +75,13 @@ describe('sandbox isolation (C probes through renderer sandbox)', { skip: !isRoo
       'process_vm_writev', 'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module', 'bpf',
       'perf_event_open', 'userfaultfd', 'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'keyctl', 'add_key',
       'request_key', 'open_by_handle_at', 'name_to_handle_at', 'reboot', 'swapon', 'swapoff', 'acct', 'personality',
-      'ioctl_TIOCSTI', 'ioctl_TIOCLINUX', 'socket_inet', 'socket_inet6', 'socket_netlink', 'socket_packet', 'clone_newuser',
+      'ioctl_TIOCSTI', 'ioctl_TIOCLINUX', 'socket_inet', 'socket_inet6', 'socket_netlink', 'socket_packet', 'socketpair_inet', 'socketpair_inet6', 'socketpair_netlink', 'socketpair_vsock',
+      'socketpair_inet_high_bits', 'clone_newuser',
     ];
     for (const name of expected) assert.equal(results.get(name), 'EPERM', `${name}: ${results.get(name)}`);
     assert.equal(results.get('clone3'), 'ENOSYS');
     assert.equal(results.get('socket_unix'), 'OK');
+    assert.equal(results.get('socketpair_unix'), 'OK');
     assert.equal(results.get('fork'), 'OK');
   });
 
@@ -301,5 +303,28 @@ describe('sandbox isolation (JS attack steps through renderer run)', { skip: !is
   it('native addons cannot be loaded by step code', () => {
     const r = attack([['dlopen', '/opt/renderer/renderer_native.node']]);
     assert.match(r['dlopen /opt/renderer/renderer_native.node']!, /^ERR_DLOPEN_DISABLED/);
+  });
+
+  // The runtime loads its own addon before step code, and the CommonJS loader cached it:
+  // require() of its path handed the step the runtime's exports without any dlopen, so
+  // the step could map any file past the permission model, and unmap a WebAssembly
+  // memory into inaccessible pages (its next read a SIGSEGV: the step "crashed").
+  it('the runtime\'s own addon is out of step code\'s reach: require() of its path loads it anew (refused), no cached module holds it', () => {
+    for (const config of [undefined, noPermissionModel]) {
+      const r = attack([['addon', 'require', 'mapFile', '/usr/bin/node'], ['addon', 'cache', 'mapFile', '/usr/bin/node'], ['addon', 'require', 'unmap-wasm'], ['addon', 'cache', 'unmap-wasm']], config);
+      for (const route of ['require mapFile /usr/bin/node', 'require unmap-wasm']) assert.match(r[`addon ${route}`]!, /^ERR_DLOPEN_DISABLED/, route);
+      for (const route of ['cache mapFile /usr/bin/node', 'cache unmap-wasm']) assert.match(r[`addon ${route}`]!, /^NOT_FOUND/, route);
+    }
+  });
+
+  // Without the permission model the inspector reads the runtime's own locals, the addon
+  // among them: nothing in the language keeps it out of reach, so the addon itself
+  // refuses. The runtime seals it before step code runs, and unmap takes only a live
+  // mapping that mapFile made.
+  it('the addon the runtime keeps, reached through the inspector, is sealed: it maps nothing, installs no filter, unmaps no foreign memory', () => {
+    const r = attack([['addon', 'inspector', 'mapFile', '/usr/bin/node'], ['addon', 'inspector', 'installSeccomp'], ['addon', 'inspector', 'unmap-wasm']], noPermissionModel);
+    assert.match(r['addon inspector mapFile /usr/bin/node']!, /^Error RENDERER_ERR_NATIVE_SEALED: mapFile is refused/);
+    assert.match(r['addon inspector installSeccomp']!, /^Error RENDERER_ERR_NATIVE_SEALED: installSeccomp is refused/);
+    assert.match(r['addon inspector unmap-wasm']!, /^TypeError RENDERER_ERR_MMAP_NOT_MAPPED: .*; the memory still reads 7$/);
   });
 });

@@ -24,7 +24,7 @@ const MUST_DENY = [
 
 describe('stage 1 seccomp policy', () => {
   it('is an allow-list: every syscall in the table not on the list is EPERM', () => {
-    const allowed = new Set([...ALLOWED_SYSCALLS, 'ioctl', 'socket', 'clone', 'clone3', 'personality']);
+    const allowed = new Set([...ALLOWED_SYSCALLS, 'ioctl', 'socket', 'socketpair', 'clone', 'clone3', 'personality']);
     for (const [name, number] of Object.entries(SYSCALLS_X86_64)) {
       const verdict = run(stage1, number);
       if (!allowed.has(name)) assert.equal(verdict, EPERM, `${name} must be denied`);
@@ -59,11 +59,14 @@ describe('stage 1 seccomp policy', () => {
     assert.equal(run(stage1, 'ioctl', [1n, 0x5401n /* TCGETS */]), SECCOMP_RET_ALLOW);
   });
 
-  it('allows sockets of AF_UNIX only', () => {
-    assert.equal(run(stage1, 'socket', [1n]), SECCOMP_RET_ALLOW);
-    for (let family = 0n; family < 46n; family++) if (family !== 1n) assert.equal(run(stage1, 'socket', [family]), EPERM, `family ${family}`);
-    assert.equal(run(stage1, 'socket', [(1n << 32n) | 2n]), EPERM, 'AF_INET with junk in the high bits');
-  });
+  for (const call of ['socket', 'socketpair']) {
+    it(`allows ${call}() of AF_UNIX only, judged on the low 32 bits the kernel reads`, () => {
+      assert.equal(run(stage1, call, [1n]), SECCOMP_RET_ALLOW);
+      assert.equal(run(stage1, call, [(0xdeadn << 32n) | 1n]), SECCOMP_RET_ALLOW, 'the kernel reads AF_UNIX here too');
+      for (let family = 0n; family < 46n; family++) if (family !== 1n) assert.equal(run(stage1, call, [family]), EPERM, `family ${family}`);
+      assert.equal(run(stage1, call, [(1n << 32n) | 2n]), EPERM, 'AF_INET with junk in the high bits');
+    });
+  }
 
   it('allows clone without namespace flags only', () => {
     assert.equal(run(stage1, 'clone', [0x11n /* SIGCHLD */]), SECCOMP_RET_ALLOW);
