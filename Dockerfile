@@ -2,10 +2,9 @@
 # The renderer daemon. Build: docker build -t renderer .
 # Run (the container must allow bwrap's user namespaces and give a writable cgroup v2):
 #   docker run -p 8080:8080 -e RENDERER_TOKEN=$(openssl rand -hex 24) \
-#     --cgroupns=private \
+#     --cgroupns=private --cap-add SYS_ADMIN \
 #     --security-opt seccomp=unconfined \
 #     --security-opt apparmor=unconfined \
-#     -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
 #     renderer
 # Why each option:
 #   seccomp=unconfined   Docker's default profile refuses unshare(CLONE_NEWUSER) and
@@ -14,10 +13,17 @@
 #                        Every step still gets the renderer's own, much stricter filter.
 #   apparmor=unconfined  Ubuntu 23.10+ hosts restrict unprivileged user namespaces
 #                        (kernel.apparmor_restrict_unprivileged_userns=1) unless allowed.
-#   cgroupns=private +   a cgroup v2 tree the entrypoint may write, to delegate a subtree
-#   /sys/fs/cgroup rw    to the renderer (per-run memory and pids limits, OOM detection).
-#                        Without it runs end as sandbox_error (requireCgroups); prefer the
-#                        systemd unit in deploy/systemd on a host where that is a concern.
+#   cgroupns=private     the container's own cgroup as /sys/fs/cgroup (the default on v2
+#                        hosts), still under Docker's memory, CPU and pids limits. Never
+#                        bind the host's /sys/fs/cgroup: that escapes those limits, and two
+#                        containers would share one renderer/ tree.
+#   cap-add SYS_ADMIN    lets the entrypoint (root, before it drops to `renderer` with no
+#                        capabilities) remount that cgroup read-write and delegate a
+#                        subtree to the renderer (per-run memory and pids limits, OOM
+#                        detection); the cgroup namespace confines it to the container's
+#                        own subtree. Without it runs end as sandbox_error (requireCgroups).
+#                        deploy/docker/entrypoint.sh is tested on a real v2 kernel by
+#                        `npm run test:vm`; Docker itself is not (no engine in CI).
 # `renderer doctor` inside the container says what is missing.
 
 FROM node:20-bookworm-slim AS build
@@ -52,6 +58,8 @@ RUN chown root:renderer /opt/renderer/build/Release/renderer-launcher \
     && setcap cap_setuid,cap_setgid+ep /opt/renderer/build/Release/renderer-launcher \
     && chmod -R a-w /opt/renderer
 EXPOSE 8080
-HEALTHCHECK CMD node -e "fetch('http://127.0.0.1:8080/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+# Ready, not just alive: the sandbox works and a child is warm (/readyz). The port is
+# the config's (deploy/docker/config.json); change both together.
+HEALTHCHECK CMD node -e "fetch('http://127.0.0.1:8080/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 ENTRYPOINT ["tini", "--", "renderer-entrypoint"]
 CMD ["serve", "--config", "/etc/renderer/config.json"]

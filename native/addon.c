@@ -8,8 +8,11 @@
  *   exitNow(code)                             _exit(2): end the process without Node's teardown
  *   tryLock(fd) -> boolean                    flock(LOCK_EX|LOCK_NB): host-wide leases that the
  *                                             kernel releases when their holder dies
+ *   grantWrite(fd, uid)                       a POSIX ACL giving `uid` read-write access to the
+ *                                             file this process owns (a non-root renderer
+ *                                             cannot chown the output file to the step uid)
  *   seal()                                    one way: from now on this instance refuses
- *                                             mapFile, installSeccomp and tryLock
+ *                                             mapFile, installSeccomp, tryLock and grantWrite
  *
  * Reviewed as security code. The renderer maps files that untrusted steps wrote, so
  * the open never follows a symlink, never blocks on a FIFO, and refuses anything but a
@@ -28,6 +31,7 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/xattr.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -271,6 +275,40 @@ static napi_value try_lock(napi_env env, napi_callback_info info) {
 /* seal(): the step runtime's lockdown, once its input is mapped and its filters are
  * installed, before step code runs. One way: nothing unseals. unmap (of its own
  * mappings) and exitNow keep working; the runtime still needs them. */
+/*
+ * A renderer that is not root cannot chown a run's output file to the run's step uid
+ * (EPERM), but as its owner it may give that uid an ACL entry: user::rw, user:UID:rw,
+ * group::---, mask::rw, other::---. Nobody else gains anything (group and other stay
+ * empty). On an fd the renderer opened with O_NOFOLLOW|O_EXCL, so no path is re-resolved.
+ * The xattr format is the kernel's (include/uapi/linux/posix_acl_xattr.h), entries in
+ * tag order, little-endian as the host.
+ */
+static napi_value grant_write(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd = -1;
+  uint32_t uid = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!allowed_unsealed(env, "grantWrite")) return NULL;
+  if (argc != 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_get_value_uint32(env, argv[1], &uid) != napi_ok || uid == 0 || uid == (uint32_t)-1)
+    return throw_code(env, "RENDERER_ERR_ACL_ARGS", "grantWrite(fd, uid) needs a file descriptor and a non-root uid%s%s", "", 0);
+  struct { uint16_t tag; uint16_t perm; uint32_t id; } __attribute__((packed)) entries[5] = {
+      {0x01, 6, (uint32_t)-1}, /* ACL_USER_OBJ rw */
+      {0x02, 6, uid},          /* ACL_USER uid rw */
+      {0x04, 0, (uint32_t)-1}, /* ACL_GROUP_OBJ --- */
+      {0x10, 6, (uint32_t)-1}, /* ACL_MASK rw */
+      {0x20, 0, (uint32_t)-1}, /* ACL_OTHER --- */
+  };
+  unsigned char blob[4 + sizeof entries];
+  uint32_t version = 2; /* POSIX_ACL_XATTR_VERSION */
+  memcpy(blob, &version, 4);
+  memcpy(blob + 4, entries, sizeof entries);
+  if (fsetxattr(fd, "system.posix_acl_access", blob, sizeof blob, 0) != 0)
+    return throw_code(env, "RENDERER_ERR_ACL", "cannot give the step uid access to its output file%s: %s (the state directory's filesystem needs POSIX ACLs, or run the renderer as root)", "", errno);
+  return NULL;
+}
+
 static napi_value seal(napi_env env, napi_callback_info info) {
   (void)info;
   instance_t *instance = NULL;
@@ -296,6 +334,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"installSeccomp", NULL, install_seccomp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"exitNow", NULL, exit_now, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tryLock", NULL, try_lock, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"grantWrite", NULL, grant_write, NULL, NULL, NULL, napi_enumerable, NULL},
       {"seal", NULL, seal, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

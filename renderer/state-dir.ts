@@ -9,7 +9,11 @@ import { dirname, join } from 'node:path';
 import { RendererError } from './errors.js';
 import { RUNTIME_DIR } from './paths.js';
 
+/** Without `stateDir` in the config: systemd's StateDirectory= (it sets
+ * $STATE_DIRECTORY, deploy/systemd), else /var/lib/renderer as root, else XDG's. */
 export function defaultStateDir(): string {
+  const systemd = process.env.STATE_DIRECTORY?.split(':')[0];
+  if (systemd) return systemd;
   if (process.getuid?.() === 0) return '/var/lib/renderer';
   const base = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
   return join(base, 'renderer');

@@ -4,13 +4,23 @@
 //     in/           0755 renderer   bound read-only at /run/in: step.mjs, input.arrow
 //     out/          0755 renderer   bound read-write at /run/out, yet the step cannot
 //       output.arrow 0600 step user  create entries in it: it may write this one file,
+//                                    (a non-root renderer owns it and gives the step uid
+//                                    an ACL entry instead: chown needs root)
 //                                    whose size RLIMIT_FSIZE caps. A step cannot plant a
 //                                    symlink, FIFO or second file for the renderer to trip on.
 //
 // The renderer writes in/ (which the step cannot) and never writes, chowns or follows
 // anything in out/ while the step lives. Removal never follows links (rm does lstat).
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync, rmSync, constants } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { NATIVE_ADDON_PATH } from '../paths.js';
+
+let native: { grantWrite(fd: number, uid: number): void } | undefined;
+const grantWrite = (fd: number, uid: number): void => {
+  native ??= createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NonNullable<typeof native>;
+  native.grantWrite(fd, uid);
+};
 
 export const SANDBOX_IN = '/run/in';
 export const SANDBOX_OUT = '/run/out';
@@ -36,9 +46,13 @@ export function createRunDir(runsRoot: string, runId: string, stepUid: number, s
   chmodSync(dir.inDir, 0o755);
   chmodSync(dir.outDir, 0o755);
   const fd = openSync(dir.outputFile, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  closeSync(fd);
-  // Before the step starts, never after.
-  chownSync(dir.outputFile, stepUid, stepGid);
+  try {
+    // Before the step starts, never after.
+    if (process.getuid?.() === 0) chownSync(dir.outputFile, stepUid, stepGid);
+    else grantWrite(fd, stepUid);
+  } finally {
+    closeSync(fd);
+  }
   return dir;
 }
 

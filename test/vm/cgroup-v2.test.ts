@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { configFrom } from '../../renderer/config/load.js';
-import { LAUNCHER_PATH } from '../../renderer/paths.js';
+import { LAUNCHER_PATH, PACKAGE_ROOT } from '../../renderer/paths.js';
 import { detectCgroups } from '../../renderer/sandbox/cgroup/detect.js';
 import { runStep } from '../../renderer/run/run-step.js';
 import { Runner } from '../../renderer/run/runner.js';
@@ -81,6 +81,22 @@ describe('cgroup v2 on a real kernel', { skip }, () => {
   });
 });
 
+/** An unprivileged renderer user, as deploy/ sets one up: a home, a private hostDir, and
+ * the launcher executable by its group only, with cap_setuid,cap_setgid. */
+const user = 'renderer-vm';
+const home = '/tmp/renderer-vm-home';
+function prepareUser(): void {
+  const script = [
+    `(id ${user} >/dev/null 2>&1 || useradd --system --home-dir ${home} ${user})`,
+    `mkdir -p ${home} /run/renderer-vm && chown ${user}: ${home} /run/renderer-vm && chmod 700 /run/renderer-vm`,
+    `echo '{"sandbox": {"hostDir": "/run/renderer-vm"}}' > ${home}/config.json`,
+    `echo '{"stateDir": "${home}/docker-state", "sandbox": {"hostDir": "/run/renderer-vm", "cgroupRoot": "/sys/fs/cgroup/renderer"}}' > ${home}/docker.json`,
+    `chgrp ${user} ${LAUNCHER_PATH} && chmod 0750 ${LAUNCHER_PATH} && setcap cap_setuid,cap_setgid+ep ${LAUNCHER_PATH}`,
+  ].join(' && ');
+  const r = spawnSync('/bin/sh', ['-c', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+}
+
 describe('the container path: a cgroup namespace of its own whose root holds the container', { skip }, () => {
   /** Runs `command` as a "container": in a cgroup `name` under the real root, then in a
    * cgroup and mount namespace of its own with cgroup2 mounted afresh, as
@@ -89,7 +105,7 @@ describe('the container path: a cgroup namespace of its own whose root holds the
     const script = [
       `mkdir -p /sys/fs/cgroup/${name}`,
       `echo $$ > /sys/fs/cgroup/${name}/cgroup.procs`,
-      `exec unshare --cgroup --mount --propagation private --fork sh -c 'mount -t cgroup2 cgroup2 /sys/fs/cgroup && ${command}'`,
+      `exec unshare --cgroup --mount --propagation private --fork sh -c 'umount -l /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup && ${command}'`,
     ].join(' && ');
     return spawnSync('/bin/sh', ['-c', script], { encoding: 'utf8', timeout: 300_000 });
   };
@@ -100,6 +116,15 @@ describe('the container path: a cgroup namespace of its own whose root holds the
     assert.ok(existsSync('/sys/fs/cgroup/ctr-a/renderer'), 'run cgroups live under the container\'s own cgroup');
     assert.ok(existsSync('/sys/fs/cgroup/ctr-a/init'), 'the container\'s processes moved into a leaf');
     assert.deepEqual(readdirSync('/sys/fs/cgroup/ctr-a/renderer').filter((n) => n.startsWith('run-')), []);
+  });
+
+  it('deploy/docker/entrypoint.sh there: delegates renderer/ to the unprivileged user, whose limits hold', () => {
+    prepareUser();
+    const entrypoint = join(PACKAGE_ROOT, 'deploy', 'docker', 'entrypoint.sh');
+    const r = inContainer('ctr-d', `RENDERER_HOME=${PACKAGE_ROOT} RENDERER_USER=${user} ${entrypoint} run --json --config ${home}/docker.json --memory-mib 96 ${step('memory-bomb')}`);
+    assert.equal(JSON.parse(r.stdout || '{}').outcome, 'oom_killed', `${r.stdout}\n${r.stderr}`);
+    assert.ok(existsSync('/sys/fs/cgroup/ctr-d/renderer/supervisor'), 'the renderer moved into renderer/supervisor');
+    assert.ok(existsSync('/sys/fs/cgroup/ctr-d/init'), 'the container\'s other processes moved into init/');
   });
 
   it('two containers side by side never share a renderer cgroup', () => {
@@ -113,18 +138,13 @@ describe('the container path: a cgroup namespace of its own whose root holds the
 
 describe('the delegated path: an ordinary user owning a delegated subtree (systemd Delegate=yes)', { skip }, () => {
   it('the renderer as a non-root user, the launcher with cap_setuid,cap_setgid only: limits hold, runs live under its subtree', () => {
-    const user = 'renderer-vm';
-    const home = '/tmp/renderer-vm-home';
     const unit = '/sys/fs/cgroup/renderer-vm.service';
     const config = `${home}/config.json`;
     // What systemd does for a Delegate=yes service, and what deploy/systemd says to do.
+    prepareUser();
     const setup = [
-      `id ${user} >/dev/null 2>&1 || useradd --system --home-dir ${home} ${user}`,
-      `mkdir -p ${home} /run/renderer-vm && chown ${user}: ${home} /run/renderer-vm && chmod 700 /run/renderer-vm`,
-      `echo '{"sandbox": {"hostDir": "/run/renderer-vm"}}' > ${config}`,
       `mkdir -p ${unit} && echo '+memory +pids +cpu' > /sys/fs/cgroup/cgroup.subtree_control`,
       `chown ${user}: ${unit} ${unit}/cgroup.procs ${unit}/cgroup.subtree_control ${unit}/cgroup.threads`,
-      `chgrp ${user} ${LAUNCHER_PATH} && chmod 0750 ${LAUNCHER_PATH} && setcap cap_setuid,cap_setgid+ep ${LAUNCHER_PATH}`,
       `echo $$ > ${unit}/cgroup.procs`,
       `exec setpriv --reuid ${user} --regid ${user} --init-groups --inh-caps=-all env HOME=${home} ${process.execPath} ${BIN} run --json --config ${config} --memory-mib 96 ${step('memory-bomb')}`,
     ].join(' && ');
