@@ -2,6 +2,9 @@
 // message on the status fd, before exec'ing anything.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LAUNCHER_PATH } from '../../renderer/paths.js';
 import { isRoot } from '../helpers.js';
@@ -33,6 +36,30 @@ describe('renderer-launcher', { skip: !isRoot && 'needs root' }, () => {
     });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)');
+  });
+
+  // A non-root renderer runs the launcher with file capabilities (deploy/systemd, the
+  // Dockerfile). The kernel keeps capabilities across a uid change that starts from a
+  // non-zero uid, so without an explicit capset the step would hold CAP_SETUID and could
+  // become root again (found on a real v2 kernel by test:vm's delegated path).
+  it('started by a non-root user with cap_setuid,cap_setgid file caps: the step holds no capability', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'launcher-caps-'));
+    try {
+      const copy = join(dir, 'renderer-launcher');
+      copyFileSync(LAUNCHER_PATH, copy);
+      chmodSync(dir, 0o755);
+      chmodSync(copy, 0o755);
+      const setcap = spawnSync('setcap', ['cap_setuid,cap_setgid+ep', copy], { encoding: 'utf8' });
+      assert.equal(setcap.status, 0, `setcap: ${setcap.stderr}`);
+      const r = spawnSync('setpriv', ['--reuid=1999000010', '--regid=1999000010', '--clear-groups', copy, '--status-fd', '3', '--keep-fds', '3', '--uid', '1999000011', '--gid', '1999000011', '--', '/bin/grep', '^Cap[PEIA]', '/proc/self/status'], {
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, `${r.stderr}${String(r.output[3] ?? '')}`);
+      for (const line of r.stdout.trim().split('\n')) assert.match(line, /:\s+0{16}$/, line);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--version names the C library it was linked with', () => {

@@ -4,7 +4,7 @@
 // process of the run is limited (memory with swap off, pids, optional CPU quota),
 // measured (peak memory, CPU time, OOM kills) and killed as one: a fork bomb cannot
 // race a pid scan (Piston's lesson) because the kill is the cgroup's, not a pid hunt.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseKeyValues, parsePids, sleep, type CgroupFs } from './cgroup-fs.js';
 import type { V1Layout, V2Layout } from './detect.js';
 
@@ -347,7 +347,7 @@ export async function prepareV2Base(layout: V2Layout, base: string, fs: CgroupFs
   const words = async (path: string): Promise<string[]> => (await fs.read(path).catch(() => '')).split(/\s+/).filter(Boolean);
   // The parent must pass the controllers down; enable what it has and lacks enabled
   // (never needed, nor allowed, for a systemd-delegated service's own cgroup).
-  if (layout.own !== base) {
+  if (resolve(layout.own) !== resolve(base)) {
     const parent = join(base, '..');
     const enabled = await words(join(parent, 'cgroup.subtree_control'));
     const offered = await words(join(parent, 'cgroup.controllers'));
@@ -357,14 +357,14 @@ export async function prepareV2Base(layout: V2Layout, base: string, fs: CgroupFs
       try {
         await fs.write(join(parent, 'cgroup.subtree_control'), line);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EBUSY' || parent !== layout.own) throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'EBUSY' || resolve(parent) !== resolve(layout.own)) throw error;
         await moveIntoLeaf(parent, fs);
         await fs.write(join(parent, 'cgroup.subtree_control'), line);
       }
     }
   }
   await fs.mkdir(base);
-  if (layout.own === base) {
+  if (resolve(layout.own) === resolve(base)) {
     const supervisor = join(base, 'supervisor');
     await fs.mkdir(supervisor);
     await fs.write(join(supervisor, 'cgroup.procs'), String(process.pid));
