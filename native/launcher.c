@@ -2,7 +2,8 @@
  * renderer-launcher: the only code between the renderer and bubblewrap.
  *
  *   renderer-launcher --status-fd N --keep-fds K --uid U --gid G
- *                     [--cgroup-join FILE]... [--rlimit NAME=SOFT:HARD]... [--nice N] -- BWRAP ARGS...
+ *                     [--cgroup-join FILE]... [--cgroup-into DIR] [--rlimit NAME=SOFT:HARD]...
+ *                     [--nice N] [--sndbuf BYTES] -- BWRAP ARGS...
  *   renderer-launcher --version
  *
  * It exists because four things must happen in the child *before* bwrap runs, and
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,7 +36,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* From the kernel's uapi linux/securebits.h (a stable ABI), spelled out here because
@@ -103,6 +107,53 @@ static void close_fds_above(int keep) {
   for (long fd = keep + 1; fd < max; fd++) close((int)fd);
 }
 
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#define CLONE_INTO_CGROUP_FLAG 0x200000000ULL
+
+/*
+ * cgroup v2: start the rest of the launch as a child born in the run's cgroup
+ * (clone3 with CLONE_INTO_CGROUP, Linux 5.7+) instead of migrating this process there.
+ * A migration through cgroup.procs takes the kernel's global threadgroup lock, which can
+ * wait for an RCU grace period (~18 ms a run, README); a birth in place takes neither.
+ *
+ * Returns in the child (now in the cgroup), or returns false in this process when the
+ * kernel cannot (ENOSYS/E2BIG: clone3 or the flag unknown; EINVAL/EOPNOTSUPP/EBADF:
+ * not a v2 cgroup it accepts): the caller then migrates, which isolates the same. The
+ * parent never returns: it holds no fd of the run, waits for the child and ends as it
+ * did, so the renderer sees one launcher as before; if the parent is killed, bwrap's
+ * --die-with-parent ends the sandbox.
+ */
+static bool born_into_cgroup(const char *dir, int keep) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open cgroup %s: %s", dir, strerror(errno));
+  struct {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+  } args = {.flags = CLONE_INTO_CGROUP_FLAG, .exit_signal = SIGCHLD, .cgroup = (uint64_t)fd};
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) {
+    int e = errno;
+    close(fd);
+    if (e == ENOSYS || e == E2BIG || e == EINVAL || e == EOPNOTSUPP || e == EBADF) return false;
+    fail("cannot start in cgroup %s: %s", dir, strerror(e));
+  }
+  if (pid == 0) {
+    close(fd);
+    return true;
+  }
+  for (int f = 3; f <= keep; f++) close(f);
+  close(fd);
+  int status;
+  while (waitpid((pid_t)pid, &status, 0) < 0)
+    if (errno != EINTR) _exit(EXIT_SETUP_FAILED);
+  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+  signal(sig, SIG_DFL);
+  kill(getpid(), sig);
+  _exit(128 + sig);
+}
+
 /* Writes "0" (the caller) to a cgroup's cgroup.procs (v2) or tasks (v1) file. For v1
  * tasks that moves the calling thread alone, without the kernel's global threadgroup
  * lock: this process has a single thread, so all of it moves, and nothing forks before. */
@@ -158,6 +209,7 @@ static void drop_privileges(uid_t uid, gid_t gid) {
 int main(int argc, char **argv) {
   const char *cgroups[MAX_LIST];
   const char *rlimits[MAX_LIST];
+  const char *cgroup_into = NULL;
   int n_cgroups = 0, n_rlimits = 0, keep = 2;
   long uid = -1, gid = -1, nice_level = 0, sndbuf = 0;
   int i = 1;
@@ -187,6 +239,8 @@ int main(int argc, char **argv) {
       sndbuf = parse_long(v, "--sndbuf");
     else if (strcmp(a, "--cgroup-join") == 0 && n_cgroups < MAX_LIST)
       cgroups[n_cgroups++] = v;
+    else if (strcmp(a, "--cgroup-into") == 0 && cgroup_into == NULL)
+      cgroup_into = v;
     else if (strcmp(a, "--rlimit") == 0 && n_rlimits < MAX_LIST)
       rlimits[n_rlimits++] = v;
     else
@@ -199,6 +253,11 @@ int main(int argc, char **argv) {
   close_fds_above(keep);
 
   for (int c = 0; c < n_cgroups; c++) join_cgroup(cgroups[c]);
+  if (cgroup_into != NULL && !born_into_cgroup(cgroup_into, keep)) {
+    char procs[4096];
+    if (snprintf(procs, sizeof procs, "%s/cgroup.procs", cgroup_into) >= (int)sizeof procs) fail("cgroup path too long");
+    join_cgroup(procs);
+  }
 
   for (int r = 0; r < n_rlimits; r++) {
     char spec[128];

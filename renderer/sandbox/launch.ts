@@ -336,6 +336,7 @@ export async function launch(sandbox: Sandbox, spec: LaunchSpec): Promise<Sandbo
     '--uid', String(spec.lease.uid),
     '--gid', String(spec.lease.gid),
     ...(cgroup?.joinFiles ?? []).flatMap((file) => ['--cgroup-join', file]),
+    ...(cgroup?.intoDir ? ['--cgroup-into', cgroup.intoDir] : []),
     // Backstops behind the cgroup: no core files, a per-file size cap at the output
     // limit, a bounded fd table, and a process cap for hosts without a pids cgroup.
     // RLIMIT_NPROC counts every task of the uid on the host: a cap of this one run's

@@ -70,6 +70,7 @@ async function main() {
           failures.push(clean);
           process.stdout.write(`         ${clean}\n`);
         } else if (/^renderer-vm: /.test(clean)) say(clean.slice('renderer-vm: '.length));
+        else if (/^\s+# (?!Subtest:)\S/.test(clean)) process.stdout.write(`         ${clean.trim()}\n`);
       },
     });
     const seconds = ((Date.now() - started) / 1000).toFixed(0);

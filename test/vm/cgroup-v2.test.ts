@@ -97,6 +97,39 @@ function prepareUser(): void {
   assert.equal(r.status, 0, r.stderr);
 }
 
+describe('clone3(CLONE_INTO_CGROUP): the launcher\'s child is born in the run cgroup', { skip }, () => {
+  const dir = '/sys/fs/cgroup/renderer/clone3-probe';
+  const launcher = (join: string[], command: string[]) =>
+    spawnSync(LAUNCHER_PATH, ['--status-fd', '3', '--keep-fds', '3', '--uid', '1999000020', '--gid', '1999000020', ...join, '--', ...command], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], encoding: 'utf8' });
+  before(() => spawnSync('mkdir', ['-p', dir]));
+  after(() => spawnSync('rmdir', [dir]));
+
+  it('the command runs in the cgroup while the launcher that started it stays outside', () => {
+    const r = launcher(['--cgroup-into', dir], ['/bin/sh', '-c', `cat /proc/self/cgroup; readlink /proc/$PPID/exe; grep -qx $PPID ${dir}/cgroup.procs && echo parent-inside || echo parent-outside`]);
+    assert.equal(r.status, 0, `${r.stderr}${String(r.output[3] ?? '')}`);
+    assert.match(r.stdout, /^0::\/renderer\/clone3-probe$/m);
+    assert.match(r.stdout, /renderer-launcher$/m, 'the parent is the launcher that cloned it: no migration of the launcher itself');
+    assert.match(r.stdout, /^parent-outside$/m);
+  });
+
+  it('the exit status and a killing signal pass through the waiting parent', () => {
+    assert.equal(launcher(['--cgroup-into', dir], ['/bin/sh', '-c', 'exit 7']).status, 7);
+    assert.equal(launcher(['--cgroup-into', dir], ['/bin/sh', '-c', 'kill -9 $$']).signal, 'SIGKILL');
+  });
+
+  it('cost against migrating through cgroup.procs, measured in the same run (printed, not asserted)', (t) => {
+    const time = (join: string[]): number => {
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < 60; i++) assert.equal(launcher(join, ['/bin/true']).status, 0);
+      return Number(process.hrtime.bigint() - started) / 1e6 / 60;
+    };
+    time(['--cgroup-into', dir]);
+    const migrate = time(['--cgroup-join', `${dir}/cgroup.procs`]);
+    const clone = time(['--cgroup-into', dir]);
+    t.diagnostic(`launch into a v2 cgroup: clone3 ${clone.toFixed(2)} ms, migration ${migrate.toFixed(2)} ms, ratio ${(clone / migrate).toFixed(2)}`);
+  });
+});
+
 describe('the container path: a cgroup namespace of its own whose root holds the container', { skip }, () => {
   /** Runs `command` as a "container": in a cgroup `name` under the real root, then in a
    * cgroup and mount namespace of its own with cgroup2 mounted afresh, as

@@ -29,6 +29,9 @@ export interface RunCgroup {
   readonly name: string;
   /** Files the launcher writes "0" (itself) to, joining every controller at once. */
   readonly joinFiles: readonly string[];
+  /** v2: the directory the launcher starts its child in with clone3(CLONE_INTO_CGROUP),
+   * migrating through its cgroup.procs only where the kernel cannot (native/launcher.c). */
+  readonly intoDir?: string;
   setMemoryLimit(bytes: number): Promise<void>;
   stats(): Promise<CgroupStats>;
   pids(): Promise<number[]>;
@@ -246,7 +249,8 @@ export function v2Driver(base: string, fs: CgroupFs, controllers: readonly strin
     const pids = pidsIn(fs, dir);
     return {
       name,
-      joinFiles: [join(dir, 'cgroup.procs')],
+      joinFiles: [],
+      intoDir: dir,
       async setMemoryLimit(bytes) {
         await fs.write(join(dir, 'memory.max'), String(bytes));
       },

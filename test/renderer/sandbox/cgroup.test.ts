@@ -125,7 +125,8 @@ describe('cgroup v2 driver (fake cgroup2 tree)', () => {
     const driver = v2Driver(base, fs, ['memory', 'pids', 'cpu']);
     const run = await driver.create('run-abc', { memoryBytes: 256 * 1024 * 1024, maxProcesses: 64, cpuCores: 0.5 });
     const dirOf = join(base, 'run-abc');
-    assert.deepEqual(run.joinFiles, [join(dirOf, 'cgroup.procs')]);
+    assert.deepEqual(run.joinFiles, [], 'v2: born in the cgroup (clone3), not migrated');
+    assert.equal(run.intoDir, dirOf);
     assert.equal(readFileSync(join(dirOf, 'memory.max'), 'utf8'), String(256 * 1024 * 1024));
     assert.equal(readFileSync(join(dirOf, 'memory.swap.max'), 'utf8'), '0');
     assert.equal(readFileSync(join(dirOf, 'memory.oom.group'), 'utf8'), '1');
