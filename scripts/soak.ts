@@ -321,13 +321,17 @@ async function soakOne(options: SoakOptions & { warmUpRuns?: number }): Promise<
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  /** The fewest fds over a few looks at rest: a run's teardown in flight is not a leak. */
+  /** The fewest fds over looks spread across 4 s at rest: a teardown in flight is not a
+   * leak. A discarded pool child's teardown runs after the status says idle, and holds
+   * its uid lease until its launcher has exited (up to 2 s, launch.ts) and its cgroup
+   * is empty: looks a moment apart once reported that fd as leaked (CI, 2026-12-02). */
   const restingFds = async (pid: number): Promise<string[]> => {
     let least: string[] | null = null;
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 8; i++) {
       await idle();
       const now = fds(pid);
       if (!least || now.length < least.length) least = now;
+      await new Promise((r) => setTimeout(r, 500));
     }
     return least!;
   };
@@ -422,7 +426,8 @@ async function soakOne(options: SoakOptions & { warmUpRuns?: number }): Promise<
     const extraFds = after.fds.length - baseline.fds.length;
     if (extraFds > 0) {
       const added = after.fds.filter((fd) => !baseline.fds.includes(fd));
-      problems.push(`the daemon holds ${extraFds} more fds than at the start (${baseline.fds.length} -> ${after.fds.length}); not there at the start: ${added.join(', ')}`);
+      const gone = baseline.fds.filter((fd) => !after.fds.includes(fd));
+      problems.push(`the daemon holds ${extraFds} more fds than at the start (${baseline.fds.length} -> ${after.fds.length}); not there at the start: ${added.join(', ')}; there at the start only: ${gone.join(', ')}`);
     }
     const partial = existsSync(scheduleOut) ? readdirSync(scheduleOut).filter((n) => n.endsWith('.tmp')) : [];
     for (const line of daemon.log.split('\n')) if (/"level":(50|60)/.test(line) || /internal error/.test(line)) problems.push(`daemon logged: ${line.slice(0, 300)}`);

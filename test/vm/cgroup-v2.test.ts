@@ -45,6 +45,9 @@ describe('cgroup v2 on a real kernel', { skip }, () => {
     assert.equal(layout.version, 2);
     assert.ok(layout.version === 2 && ['memory', 'pids', 'cpu'].every((c) => layout.controllers.includes(c)));
     assert.match(runner.sandbox!.cgroups!.description, /^cgroup v2 under /);
+    const doctor = spawnSync(process.execPath, [BIN, 'doctor', '--json'], { encoding: 'utf8', timeout: 300_000 });
+    const checks = (JSON.parse(doctor.stdout) as { checks: Array<{ name: string; detail: string }> }).checks;
+    assert.match(checks.find((c) => c.name === 'cgroups')!.detail, /^root on v2 at \/sys\/fs\/cgroup: /, 'renderer doctor names the path');
   });
 
   it('ok: peakMemoryBytes comes from memory.peak, cpuSeconds from cpu.stat', async () => {
