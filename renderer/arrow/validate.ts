@@ -1,6 +1,6 @@
 // Validation of an Arrow IPC file written by an untrusted step or uploaded by a caller,
 // over a read-only mapping: nothing is copied into the renderer's heap, and nothing is
-// believed.
+// believed. The renderer calls it in a worker thread (validation-pool.ts).
 //
 // The work is bounded by the file's size before any of it is done. Flatbuffer counts
 // are checked before anything iterates over them (a flatbuffer claiming 2^31 batches

@@ -5,6 +5,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, Limits } from '../config/config-schema.js';
 import { isRendererError, RendererError } from '../errors.js';
+import { ValidationPool } from '../arrow/validation-pool.js';
 import { useLibraryCache } from '../sandbox/host.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { defaultStateDir, ensurePrivateDir, installRuntime, markInUse, untraversableAncestor } from '../state-dir.js';
@@ -18,6 +19,8 @@ export interface RunnerOptions {
 
 export class Runner {
   private readonly cleanups = new Set<Promise<void>>();
+  /** Validates output tables (and the daemon's uploads) off the event loop. */
+  readonly validator: ValidationPool;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -27,7 +30,9 @@ export class Runner {
     readonly sandbox: Sandbox | null,
     readonly sandboxProblem: string | null,
     readonly warn: (message: string) => void,
-  ) {}
+  ) {
+    this.validator = new ValidationPool({ warn, niceness: config.sandbox.niceness });
+  }
 
   static async create(config: Readonly<Config>, options: RunnerOptions = {}): Promise<Runner> {
     const warn = options.warn ?? ((message: string) => process.emitWarning(message));
