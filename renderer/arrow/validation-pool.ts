@@ -39,7 +39,12 @@ export class ValidationTimeout extends Error {
  */
 export const defaultDeadlineMs = (bytes: number): number => 10_000 + bytes / 10_000;
 
-/** Workers: one per core, at most 4 (validation is quick; beyond that it competes with the steps). */
+/**
+ * Workers: one per core, at most 4 (validation is quick; beyond that it competes with
+ * the steps). 0 validates in the caller's thread, without a deadline: for `renderer
+ * run`, which has no event loop to keep free and whose start-up a worker (a thread,
+ * an isolate, apache-arrow loaded again: ~100 ms on 2 cores) would slow by a fifth.
+ */
 export const defaultPoolSize = (cores = availableParallelism()): number => Math.max(1, Math.min(cores, 4));
 
 const WORKER_URL = new URL('./validate-worker.js', import.meta.url);
@@ -63,6 +68,14 @@ export interface ValidationPoolOptions {
   niceness?: number;
   deadlineMs?: (bytes: number) => number;
   warn?: (message: string) => void;
+}
+
+/** A job's outcome from its reply: the summary, or the error the caller can tell apart. */
+function settle(job: Job, reply: ValidationReply): void {
+  if (reply.kind === 'ok') job.resolve(reply.summary);
+  else if (reply.kind === 'invalid') job.reject(new InvalidTable(reply.message));
+  else if (reply.kind === 'map') job.reject(new MapError(reply.message, reply.code));
+  else job.reject(new Error(reply.message));
 }
 
 export class ValidationPool {
@@ -96,14 +109,28 @@ export class ValidationPool {
       /* the worker reports it */
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ request: { id: this.nextId++, path, maxBytes, rules }, deadlineMs: this.deadlineMs(Math.min(bytes, maxBytes)), resolve, reject });
-      this.dispatch();
+      const job: Job = { request: { id: this.nextId++, path, maxBytes, rules }, deadlineMs: this.deadlineMs(Math.min(bytes, maxBytes)), resolve, reject };
+      if (this.size > 0) {
+        this.queue.push(job);
+        this.dispatch();
+      } else this.inThread().then(({ validateFileNow }) => settle(job, validateFileNow(job.request, this.warn)), reject);
     });
   }
 
-  /** Starts a worker now if none runs, so the first file does not wait for one to load. */
+  /** Starts a worker now if none runs (or loads the validator, for size 0), so that the
+   * first file does not wait for it to load. */
   warm(): void {
-    if (!this.closed && this.slots.size === 0) this.spawn();
+    if (this.closed) return;
+    if (this.size === 0) void this.inThread();
+    else if (this.slots.size === 0) this.spawn();
+  }
+
+  private loaded: Promise<typeof import('./validate-file.js')> | undefined;
+
+  /** The validator, loaded once, only when this thread validates (it brings apache-arrow). */
+  private inThread(): Promise<typeof import('./validate-file.js')> {
+    this.loaded ??= import('./validate-file.js');
+    return this.loaded;
   }
 
   /** Terminates every worker; jobs still queued or running are refused. */
@@ -150,10 +177,7 @@ export class ValidationPool {
     clearTimeout(slot.timer);
     slot.job = null;
     slot.worker.unref();
-    if (reply.kind === 'ok') job.resolve(reply.summary);
-    else if (reply.kind === 'invalid') job.reject(new InvalidTable(reply.message));
-    else if (reply.kind === 'map') job.reject(new MapError(reply.message, reply.code));
-    else job.reject(new Error(reply.message));
+    settle(job, reply);
     this.dispatch();
   }
 

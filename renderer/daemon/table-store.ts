@@ -10,7 +10,8 @@ import { Transform } from 'node:stream';
 import type { ValidationRules } from '../config/config-schema.js';
 import { RendererError } from '../errors.js';
 import { MapError } from '../arrow/mapped-file.js';
-import { InvalidTable, type TableSummary } from '../arrow/validate.js';
+import { InvalidTable } from '../arrow/invalid-table.js';
+import type { TableSummary } from '../arrow/validate.js';
 import { ValidationTimeout, type ValidationPool } from '../arrow/validation-pool.js';
 import { ensurePrivateDir } from '../state-dir.js';
 

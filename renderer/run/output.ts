@@ -20,7 +20,8 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ValidationRules } from '../config/config-schema.js';
-import { InvalidTable, type TableSummary } from '../arrow/validate.js';
+import { InvalidTable } from '../arrow/invalid-table.js';
+import type { TableSummary } from '../arrow/validate.js';
 import { MapError } from '../arrow/mapped-file.js';
 import { ValidationTimeout, type ValidationPool } from '../arrow/validation-pool.js';
 

@@ -15,6 +15,8 @@ import { StepChild } from './step-child.js';
 
 export interface RunnerOptions {
   warn?: (message: string) => void;
+  /** Validation worker threads; 0: validate outputs in this thread (`renderer run`). */
+  validationThreads?: number;
 }
 
 export class Runner {
@@ -30,8 +32,9 @@ export class Runner {
     readonly sandbox: Sandbox | null,
     readonly sandboxProblem: string | null,
     readonly warn: (message: string) => void,
+    validationThreads?: number,
   ) {
-    this.validator = new ValidationPool({ warn, niceness: config.sandbox.niceness });
+    this.validator = new ValidationPool({ warn, niceness: config.sandbox.niceness, size: validationThreads });
   }
 
   static async create(config: Readonly<Config>, options: RunnerOptions = {}): Promise<Runner> {
@@ -47,10 +50,10 @@ export class Runner {
       const runtimeDir = installRuntime(stateDir);
       useLibraryCache(join(stateDir, 'libraries.json'));
       const sandbox = await Sandbox.open(config.sandbox, { runtimeDir, stateDir, stepMountDirs: [SANDBOX_IN, SANDBOX_OUT], warn });
-      return new Runner(config, stateDir, runsRoot, sandbox, null, warn);
+      return new Runner(config, stateDir, runsRoot, sandbox, null, warn, options.validationThreads);
     } catch (error) {
       if (!isRendererError(error) && !(error instanceof Error)) throw error;
-      return new Runner(config, stateDir, runsRoot, null, (error as Error).message, warn);
+      return new Runner(config, stateDir, runsRoot, null, (error as Error).message, warn, options.validationThreads);
     }
   }
 

@@ -54,6 +54,16 @@ describe('ValidationPool', () => {
     await assert.rejects(pool.validateFile(link, GIB, RULES), (error: unknown) => error instanceof MapError && error.code === 'RENDERER_ERR_MMAP_SYMLINK');
   });
 
+  it('size 0 (renderer run) validates in this thread: the same summaries and refusals, no worker', async () => {
+    const inThread = new ValidationPool({ size: 0 });
+    const attack = join(dir.path, 'attack-0.arrow');
+    writeFileSync(attack, aliasedBatches(200, 1200));
+    assert.deepEqual(await inThread.validateFile(big, GIB, RULES), validateArrowFile(readFileSync(big), RULES));
+    await assert.rejects(inThread.validateFile(attack, GIB, RULES), (error: unknown) => error instanceof InvalidTable && /record batch 1 overlaps record batch 0/.test(error.message));
+    inThread.warm();
+    await inThread.close();
+  });
+
   it('a file past its deadline is refused, and its worker terminated and replaced', async () => {
     let calls = 0;
     const strict = new ValidationPool({ size: 1, deadlineMs: () => (++calls === 1 ? 1 : 60_000) });
