@@ -7,6 +7,7 @@ import { bigTables } from './big-tables.js';
 import { coldStart } from './cold-start.js';
 import { concurrency } from './concurrency.js';
 import { serveBench } from './serve.js';
+import { validationBench } from './validation.js';
 
 interface BenchOptions {
   /** Concurrency levels, e.g. `1,2,4`. */
@@ -18,6 +19,7 @@ const BENCHMARKS: Record<string, (quick: boolean, options: BenchOptions) => Prom
   'big-tables': bigTables,
   serve: serveBench,
   concurrency,
+  validation: validationBench,
 };
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, levels: { type: 'string' } } });

@@ -32,6 +32,7 @@ export const ERRORS = {
   RENDERER_ERR_STEP_NOT_FOUND: { status: 404, hint: 'Name a step from the steps directory (GET /v1/steps lists them).' },
   RENDERER_ERR_TABLE_NOT_FOUND: { status: 404, hint: 'Upload the table again with POST /v1/tables; uploads expire.' },
   RENDERER_ERR_TABLE_INVALID: { status: 400, hint: 'Upload an Arrow IPC file (not a stream) that passes validation.' },
+  RENDERER_ERR_TABLE_VALIDATION_TIMEOUT: { status: 400, hint: 'The table took too long to validate for its size; write it with fewer, larger record batches, or report it if it is an ordinary file.' },
   RENDERER_ERR_PATH_OUTSIDE_DATA_ROOT: { status: 400, hint: 'Input paths are relative to the data root, without `..` or links out of it.' },
   RENDERER_ERR_QUEUE_FULL: { status: 503, hint: 'The renderer is at capacity; retry after the Retry-After delay.' },
   RENDERER_ERR_SHUTTING_DOWN: { status: 503, hint: 'The renderer is shutting down; retry against another instance.' },

@@ -25,8 +25,10 @@ for (const file of ['thrift/runtime.cjs', 'thrift/gen/step_types.cjs']) {
   copyFileSync(join(root, file), join(root, 'dist', file));
 }
 
+// The validation worker is an entry of its own: the pool starts it as
+// ./validate-worker.js beside whichever chunk holds validation-pool.ts.
 await build({
-  entryPoints: [join(root, 'renderer', 'main.ts')],
+  entryPoints: { main: join(root, 'renderer', 'main.ts'), 'validate-worker': join(root, 'renderer', 'arrow', 'validate-worker.ts') },
   bundle: true,
   splitting: true,
   platform: 'node',

@@ -1,28 +1,31 @@
-// Validation of an Arrow IPC file written by an untrusted step, over a read-only
-// mapping: nothing is copied into the renderer's heap, and nothing is believed.
+// Validation of an Arrow IPC file written by an untrusted step or uploaded by a caller,
+// over a read-only mapping: nothing is copied into the renderer's heap, and nothing is
+// believed. The renderer calls it in a worker thread (validation-pool.ts).
 //
-// Two passes. The structural pass reads only flatbuffer metadata and checks every count
-// before anything iterates over it and every block and buffer region against the file
-// and its message body (a flatbuffer claiming 2^31 batches must not make us loop, and a
-// buffer pointing into another batch or the footer is refused). Only then does
-// apache-arrow build column views, batch by batch, for the content rules: valid UTF-8,
-// offsets in order and in bounds, dictionary indices in range, row counts consistent.
-// Rules follow Workbench's arrow-validate; each can be turned off in the config.
+// The work is bounded by the file's size before any of it is done. Flatbuffer counts
+// are checked before anything iterates over them (a flatbuffer claiming 2^31 batches
+// must not make us loop), and what the schema decoder would read is charged to a
+// budget (flatbuffer-bounds.ts). The footer's blocks must be distinct and in file
+// order, a message's buffers may not overlap, and the number of messages and columns
+// must be paid for by the file's bytes (messages.ts): otherwise one batch listed 1,200
+// times, or 1,000 columns over one buffer, costs 1,200 or 1,000 times its bytes. Each
+// message is then read once, in footer order, and each column checked on its buffers
+// in place (columns.ts): valid UTF-8, offsets in order and in bounds, dictionary
+// indices in range, lengths consistent. Dictionaries are counted here, not assembled by
+// apache-arrow's file reader, whose every delta re-concatenates the dictionary (N
+// deltas cost N^2). Rules follow Workbench's arrow-validate; each content rule can be
+// turned off in the config.
 import * as arrow from 'apache-arrow';
 import { Footer as FbFooter } from 'apache-arrow/fb/footer';
 import { Footer } from 'apache-arrow/ipc/metadata/file';
-import { Message, type DictionaryBatch as DictionaryBatchHeader, type RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
-import { isUtf8 } from 'node:buffer';
 import { ByteBuffer } from 'flatbuffers';
 import type { ValidationRules } from '../config/config-schema.js';
-import { BoundsError, checkFooterBounds, checkMessageBounds, FbMessage } from './flatbuffer-bounds.js';
+import { checkLayout, checkWork, readBlocks, readMessage, type BatchMessage } from './messages.js';
+import { BufferCursor, checkColumn, planColumn, type ColumnPlan } from './columns.js';
+import { BoundsError, checkFooterBounds, DecodeBudget } from './flatbuffer-bounds.js';
+import { fail, InvalidTable } from './invalid-table.js';
 
-export class InvalidTable extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InvalidTable';
-  }
-}
+export { InvalidTable };
 
 export interface TableSummary {
   rows: number;
@@ -36,16 +39,12 @@ const MAGIC = Buffer.from('ARROW1');
 const MAX_FOOTER_BYTES = 64 * 1024 * 1024;
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/u;
 
-const fail = (message: string): never => {
-  throw new InvalidTable(message);
-};
-
 const typeName = (type: arrow.DataType): string => arrow.Type[type.typeId] ?? `type ${type.typeId}`;
 
-/** Fields in the flattened pre-order the record batch's field nodes follow. */
-function countNodes(field: arrow.Field): number {
-  const children = arrow.DataType.isDictionary(field.type) ? [] : (field.type.children ?? []);
-  return 1 + children.reduce((sum: number, child: arrow.Field) => sum + countNodes(child), 0);
+/** Field nodes a column of this type takes, in the flattened pre-order of a batch's nodes. */
+function countNodes(type: arrow.DataType): number {
+  const children = arrow.DataType.isDictionary(type) ? [] : (type.children ?? []);
+  return 1 + children.reduce((sum: number, child: arrow.Field) => sum + countNodes(child.type), 0);
 }
 
 /**
@@ -79,8 +78,9 @@ function validate(bytes: Uint8Array, rules: ValidationRules): TableSummary {
   const footerBytes = bytes.subarray(footerStart, footerStart + footerLength);
 
   // ---- counts, before anything iterates over them
+  const budget = new DecodeBudget(size);
   const fb = FbFooter.getRootAsFooter(new ByteBuffer(footerBytes));
-  checkFooterBounds(fb, footerLength, rules.maxColumns);
+  checkFooterBounds(fb, footerLength, rules.maxColumns, budget);
   const nBatches = fb.recordBatchesLength();
   const nDictionaries = fb.dictionariesLength();
   if (nBatches > rules.maxBatches) fail(`the file claims ${nBatches} record batches; at most ${rules.maxBatches}`);
@@ -95,95 +95,68 @@ function validate(bytes: Uint8Array, rules: ValidationRules): TableSummary {
   const schema = footer.schema;
   checkSchema(schema, rules);
 
-  // ---- every block and buffer region in bounds
-  const nodeCounts = schema.fields.map(countNodes);
+  // ---- blocks distinct and in order, and the work they ask for paid by bytes
+  const dictionaryBlocks = readBlocks(fb, 'dictionaries');
+  const batchBlocks = readBlocks(fb, 'recordBatches');
+  checkLayout(dictionaryBlocks, batchBlocks, footerStart);
+  const nodeCounts = schema.fields.map((field) => countNodes(field.type));
   const totalNodes = nodeCounts.reduce((a, b) => a + b, 0);
-  const blockProblem = (kind: string, index: number, block: { offset: number; metaDataLength: number; bodyLength: number } | null): ReturnType<typeof Message.decode> => {
-    if (!block) return fail(`${kind} ${index} is missing from the footer`);
-    const { offset, metaDataLength, bodyLength } = block;
-    if (![offset, metaDataLength, bodyLength].every((n) => Number.isSafeInteger(n) && n >= 0))
-      fail(`${kind} ${index} has a negative or huge offset or length`);
-    if (offset < 8 || offset + metaDataLength + bodyLength > footerStart)
-      fail(`${kind} ${index} lies outside the file's data region`);
-    let prefix = view.getInt32(offset, true);
-    let start = offset + 4;
-    if (prefix === -1) {
-      prefix = view.getInt32(offset + 4, true);
-      start = offset + 8;
-    }
-    if (prefix <= 0 || start + prefix > offset + metaDataLength) fail(`${kind} ${index} has a bad metadata length`);
-    let message: ReturnType<typeof Message.decode>;
-    const metadata = bytes.subarray(start, start + prefix);
-    checkMessageBounds(FbMessage.getRootAsMessage(new ByteBuffer(metadata)), prefix, `${kind} ${index}`);
-    try {
-      message = Message.decode(metadata);
-    } catch (error) {
-      return fail(`${kind} ${index}'s metadata cannot be decoded: ${(error as Error).message}`);
-    }
-    if (message.bodyLength !== bodyLength) fail(`${kind} ${index}'s body length disagrees with the footer`);
-    return message;
-  };
-  const checkRegions = (kind: string, index: number, header: { buffers: { offset: number; length: number }[]; compression?: unknown }, bodyLength: number): void => {
-    if (header.compression) fail(`${kind} ${index} is compressed, which is not accepted`);
-    header.buffers.forEach((region, b) => {
-      if (!(region.offset >= 0 && region.length >= 0 && region.offset + region.length <= bodyLength))
-        fail(`${kind} ${index} buffer ${b} lies outside its body`);
-    });
-  };
+  checkWork(size, nBatches, totalNodes, nDictionaries);
 
-  for (let i = 0; i < nDictionaries; i++) {
-    const block = footer.getDictionaryBatch(i);
-    const message = blockProblem('dictionary batch', i, block);
-    if (!message.isDictionaryBatch()) fail(`dictionary batch ${i} is not a dictionary batch message`);
-    checkRegions('dictionary batch', i, (message.header() as DictionaryBatchHeader).data, message.bodyLength);
-  }
+  // ---- dictionaries: one per id, then its deltas, each checked once
+  const dictionaryPlans = new Map<number, ColumnPlan>();
+  for (const field of schema.fields)
+    if (arrow.DataType.isDictionary(field.type) && !dictionaryPlans.has(field.type.id))
+      dictionaryPlans.set(field.type.id, planColumn(field.type.dictionary, `column "${field.name}"'s dictionary`, rules));
+  const dictionarySizes = new Map<number, number>();
+  const dictionarySize = (id: number): number | undefined => dictionarySizes.get(id);
+  dictionaryBlocks.forEach((block, i) => {
+    const where = `dictionary batch ${i}`;
+    const message = readMessage(bytes, block, 'dictionary batch', where, budget);
+    const plan = dictionaryPlans.get(message.id);
+    if (!plan) return fail(`${where} has id ${message.id}, which no column uses`);
+    const known = dictionarySizes.get(message.id);
+    // The file format holds one dictionary per id, extended only by deltas (the IPC
+    // spec; apache-arrow's own file writer refuses replacements). Its readers load every
+    // dictionary batch before the first record batch, so a replacement would give every
+    // batch the last dictionary.
+    if (message.isDelta && known === undefined) fail(`${where} is a delta of ${plan.label}, which has no dictionary before it`);
+    if (!message.isDelta && known !== undefined)
+      fail(`${where} replaces ${plan.label}: an Arrow IPC file holds one dictionary per column, extended only by deltas (unify the batches' dictionaries before writing)`);
+    checkNodes(message, countNodes(schema.dictionaries.get(message.id)!), where);
+    const length = message.nodes[0]!;
+    if (length !== message.length) fail(`${where} has ${length} values but claims ${message.length}`);
+    checkColumn(plan, length, message.nodes[1]!, new BufferCursor(message.body, message.buffers, where), rules.checkDictionaries, dictionarySize);
+    // A delta costs an addition, not a concatenation of everything before it.
+    dictionarySizes.set(message.id, (known ?? 0) + length);
+  });
+
+  // ---- record batches, each read once
+  const plans = schema.fields.map((field) => planColumn(field.type, `column "${field.name}"`, rules));
   let rows = 0;
-  for (let i = 0; i < nBatches; i++) {
-    const block = footer.getRecordBatch(i);
-    const message = blockProblem('record batch', i, block);
-    if (!message.isRecordBatch()) fail(`record batch ${i} is not a record batch message`);
-    const header = message.header() as RecordBatchHeader;
-    checkRegions('record batch', i, header, message.bodyLength);
-    if (!(Number.isSafeInteger(header.length) && header.length >= 0)) fail(`record batch ${i} has a bad row count`);
-    if (header.nodes.length !== totalNodes)
-      fail(`record batch ${i} has ${header.nodes.length} field nodes; the schema needs ${totalNodes}`);
-    let nodeIndex = 0;
-    schema.fields.forEach((field, c) => {
-      const node = header.nodes[nodeIndex]!;
-      if (node.length !== header.length)
-        fail(`column "${field.name}": batch ${i} has ${node.length} values but ${header.length} rows`);
-      nodeIndex += nodeCounts[c]!;
-    });
-    for (const node of header.nodes)
-      if (!(node.nullCount >= 0 && node.nullCount <= node.length)) fail(`record batch ${i} has a null count above its length`);
-    rows += header.length;
-  }
-
-  // ---- content, batch by batch over zero-copy views
-  if (nBatches > 0) {
-    let reader: arrow.RecordBatchFileReader;
-    try {
-      reader = arrow.RecordBatchFileReader.from(bytes).open() as arrow.RecordBatchFileReader;
-    } catch (error) {
-      return fail(`the file cannot be opened: ${(error as Error).message}`);
+  batchBlocks.forEach((block, i) => {
+    const where = `record batch ${i}`;
+    const message = readMessage(bytes, block, 'record batch', where, budget);
+    if (!(Number.isSafeInteger(message.length) && message.length >= 0)) fail(`${where} has a bad row count`);
+    checkNodes(message, totalNodes, where);
+    const buffers = new BufferCursor(message.body, message.buffers, `batch ${i}`);
+    for (let c = 0, node = 0; c < plans.length; node += nodeCounts[c++]!) {
+      const length = message.nodes[2 * node]!;
+      if (length !== message.length) fail(`column "${schema.fields[c]!.name}": batch ${i} has ${length} values but ${message.length} rows`);
+      checkColumn(plans[c]!, length, message.nodes[2 * node + 1]!, buffers, rules.checkDictionaries, dictionarySize);
     }
-    const checkedDictionaries = new Set<arrow.Data>();
-    for (let i = 0; i < nBatches; i++) {
-      let batch: arrow.RecordBatch | null;
-      try {
-        batch = reader.readRecordBatch(i);
-      } catch (error) {
-        return fail(`record batch ${i} cannot be read: ${(error as Error).message}`);
-      }
-      if (!batch) fail(`record batch ${i} cannot be read`);
-      schema.fields.forEach((field, c) => {
-        const data = batch!.data.children[c];
-        if (!data) return fail(`column "${field.name}" is missing from batch ${i}`);
-        checkData(data, `column "${field.name}" (batch ${i})`, rules, checkedDictionaries);
-      });
-    }
-  }
+    rows += message.length;
+    if (!Number.isSafeInteger(rows)) fail(`the file claims more than ${Number.MAX_SAFE_INTEGER} rows`);
+  });
   return { rows, columns: schema.fields.map((f) => f.name), batches: nBatches, bytes: size };
+}
+
+/** A message's field nodes: as many as its fields need, none claiming more nulls than values. */
+function checkNodes(message: BatchMessage, expected: number, where: string): void {
+  const { nodes } = message;
+  if (nodes.length !== 2 * expected) fail(`${where} has ${nodes.length / 2} field nodes; the schema needs ${expected}`);
+  for (let i = 0; i < nodes.length; i += 2)
+    if (!(nodes[i]! >= 0 && nodes[i + 1]! >= 0 && nodes[i + 1]! <= nodes[i]!)) fail(`${where} has a field node with a bad length or a null count above its length`);
 }
 
 function checkSchema(schema: arrow.Schema, rules: ValidationRules): void {
@@ -206,67 +179,5 @@ function checkSchema(schema: arrow.Schema, rules: ValidationRules): void {
       if (valueType === 'Dictionary' || !allowed.has(valueType))
         fail(`column "${name}" is a dictionary of ${valueType}, which is not allowed`);
     }
-  }
-}
-
-const bytesFor = (bits: number): number => Math.ceil(bits / 8);
-
-function checkOffsets(data: arrow.Data, where: string, utf8: boolean): void {
-  const offsets = data.valueOffsets as Int32Array | BigInt64Array;
-  const values = data.values as Uint8Array;
-  const end = data.offset + data.length;
-  if (!offsets || offsets.length < end + 1) fail(`${where}: the offsets buffer is too short`);
-  const at = (i: number): number => Number(offsets[i]);
-  let previous = at(data.offset);
-  if (previous < 0) fail(`${where}: the first offset is negative`);
-  for (let i = data.offset + 1; i <= end; i++) {
-    const current = at(i);
-    if (current < previous) fail(`${where}: offsets decrease at row ${i - data.offset - 1}`);
-    previous = current;
-  }
-  if (previous > (values?.length ?? 0)) fail(`${where}: offsets point past the end of the data buffer`);
-  if (!utf8) return;
-  const first = at(data.offset);
-  if (!isUtf8(values.subarray(first, previous))) fail(`${where}: a value is not valid UTF-8`);
-  // The whole run is valid UTF-8; a value must also not start inside a character.
-  for (let i = data.offset; i < end; i++) {
-    const start = at(i);
-    if (start < previous && (values[start]! & 0xc0) === 0x80) fail(`${where}: value ${i - data.offset} is not valid UTF-8`);
-  }
-}
-
-function checkData(data: arrow.Data, where: string, rules: ValidationRules, checkedDictionaries: Set<arrow.Data>): void {
-  const end = data.offset + data.length;
-  if (data.nullCount > 0 && (data.nullBitmap?.length ?? 0) < bytesFor(end)) fail(`${where}: the validity bitmap is too short`);
-  const type = data.type;
-  const isValid = (i: number): boolean =>
-    data.nullCount <= 0 || !data.nullBitmap || ((data.nullBitmap[i >> 3]! >> (i & 7)) & 1) === 1;
-
-  if (arrow.DataType.isUtf8(type) || arrow.DataType.isLargeUtf8(type)) checkOffsets(data, where, rules.checkUtf8);
-  else if (arrow.DataType.isBinary(type) || arrow.DataType.isLargeBinary(type)) checkOffsets(data, where, false);
-  else if (arrow.DataType.isBool(type)) {
-    if ((data.values?.length ?? 0) < bytesFor(end)) fail(`${where}: the values buffer is too short`);
-  } else if (arrow.DataType.isDictionary(type)) {
-    const indices = data.values as ArrayLike<number | bigint>;
-    if ((indices?.length ?? 0) < end) fail(`${where}: the indices buffer is too short`);
-    const dictionary = data.dictionary;
-    if (!dictionary) return fail(`${where}: its dictionary is missing`);
-    for (const chunk of dictionary.data) {
-      if (checkedDictionaries.has(chunk)) continue;
-      checkedDictionaries.add(chunk);
-      checkData(chunk, `${where} dictionary`, rules, checkedDictionaries);
-    }
-    if (rules.checkDictionaries) {
-      const size = dictionary.length;
-      for (let i = data.offset; i < end; i++) {
-        if (!isValid(i)) continue;
-        const index = Number(indices[i]);
-        if (!(index >= 0 && index < size)) fail(`${where}: dictionary index ${index} at row ${i - data.offset} is out of range (size ${size})`);
-      }
-    }
-  } else if (!arrow.DataType.isNull(type)) {
-    // Fixed width: ints, floats, dates, times, timestamps, durations, intervals, decimals.
-    const values = data.values as ArrayLike<unknown> | undefined;
-    if ((values?.length ?? 0) < end * data.stride) fail(`${where}: the values buffer is too short`);
   }
 }

@@ -131,7 +131,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const parsed = parseOrReport('run', () => parseRunArgs(argv));
   if (!parsed) return 2;
   const { args, config } = parsed;
-  const runner = await Runner.create(config, { warn: (message) => writeLine(process.stderr, `renderer: ${message}`) });
+  // No worker for one output: this process has no event loop to keep free (validation-pool.ts).
+  const runner = await Runner.create(config, { warn: (message) => writeLine(process.stderr, `renderer: ${message}`), validationThreads: 0 });
   const controller = new AbortController();
   const cancel = (): void => controller.abort();
   process.once('SIGINT', cancel);

@@ -92,7 +92,7 @@ export class Daemon {
           if (failedStart) executor?.startHealth.record(false, message);
         },
       });
-    const tables = new TableStore(runner.stateDir, server.maxUploadBytes, server.tableTtlSeconds, config.validation);
+    const tables = new TableStore(runner.stateDir, server.maxUploadBytes, server.tableTtlSeconds, config.validation, runner.validator);
     const references = new References(stepsDir, dataRoot, tables);
     executor = new Executor(runner, config, pool, admission, new RunRegistry(server.runHistory, server.runHistoryBytes), references, metrics, log);
     const scheduler = new Scheduler(config.schedules, executor, runner.stateDir, metrics, log, (path) => whereInConfig(config, path));
@@ -206,6 +206,7 @@ export class Daemon {
     await Promise.all([closing, scheduled, this.pool?.close()]);
     clearTimeout(forced);
     await this.runner.settle();
+    await this.runner.validator.close();
     if (this.lockFd !== undefined) closeSync(this.lockFd);
     this.log.info('stopped');
   }

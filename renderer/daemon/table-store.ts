@@ -1,5 +1,6 @@
 // Uploaded input tables: streamed to disk (never buffered whole), capped in size,
-// validated as Arrow IPC files before they are accepted, kept until they expire.
+// validated as Arrow IPC files (by a worker thread, never on the daemon's loop) before
+// they are accepted, kept until they expire.
 import { randomUUID } from 'node:crypto';
 import { chmodSync, createWriteStream, existsSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,8 +9,10 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { ValidationRules } from '../config/config-schema.js';
 import { RendererError } from '../errors.js';
-import { mapFile } from '../arrow/mapped-file.js';
-import { InvalidTable, validateArrowFile, type TableSummary } from '../arrow/validate.js';
+import { MapError } from '../arrow/mapped-file.js';
+import { InvalidTable } from '../arrow/invalid-table.js';
+import type { TableSummary } from '../arrow/validate.js';
+import { ValidationTimeout, type ValidationPool } from '../arrow/validation-pool.js';
 import { ensurePrivateDir } from '../state-dir.js';
 
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -27,6 +30,7 @@ export class TableStore {
     private readonly maxBytes: number,
     private readonly ttlSeconds: number,
     private readonly rules: ValidationRules,
+    private readonly validator: ValidationPool,
   ) {
     this.dir = ensurePrivateDir(join(stateDir, 'tables'));
   }
@@ -47,14 +51,14 @@ export class TableStore {
     try {
       await pipeline(body, counter, createWriteStream(partial, { mode: 0o644 }));
       let summary: TableSummary;
-      const mapped = mapFile(partial, cap);
       try {
-        summary = validateArrowFile(mapped.bytes, this.rules);
+        summary = await this.validator.validateFile(partial, cap, this.rules);
       } catch (error) {
         if (error instanceof InvalidTable) throw new RendererError('RENDERER_ERR_TABLE_INVALID', `the uploaded table is invalid: ${error.message}`);
-        throw error;
-      } finally {
-        mapped.close();
+        if (error instanceof ValidationTimeout) throw new RendererError('RENDERER_ERR_TABLE_VALIDATION_TIMEOUT', `the uploaded table was refused: ${error.message}`);
+        if (error instanceof MapError) throw error;
+        // A worker that died on the file (out of memory, say): refused like the file.
+        throw new RendererError('RENDERER_ERR_TABLE_INVALID', `the uploaded table could not be validated: ${(error as Error).message}`);
       }
       chmodSync(partial, 0o644);
       const path = this.path(tableId);

@@ -3,7 +3,8 @@
 // report: waitpid returns only when every thread of the step has exited, and seccomp
 // stage 2 let it start no other process that could hold the file.
 // Any problem is an `invalid_output` message naming it; the caller's destination
-// never sees a partial or invalid file.
+// never sees a partial or invalid file. The file is mapped and validated by a worker
+// thread (arrow/validation-pool.ts), under a deadline, never on the caller's loop.
 import {
   closeSync,
   constants,
@@ -19,8 +20,10 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ValidationRules } from '../config/config-schema.js';
-import { InvalidTable, validateArrowFile, type TableSummary } from '../arrow/validate.js';
-import { mapFile, MapError } from '../arrow/mapped-file.js';
+import { InvalidTable } from '../arrow/invalid-table.js';
+import type { TableSummary } from '../arrow/validate.js';
+import { MapError } from '../arrow/mapped-file.js';
+import { ValidationTimeout, type ValidationPool } from '../arrow/validation-pool.js';
 
 export class InvalidOutput extends Error {}
 
@@ -34,13 +37,13 @@ const MAP_REASONS: Record<string, string> = {
  * Checks the run's output file. `wroteOutput` is what the child claimed; the file must
  * agree. Returns null when there is no table.
  */
-export function inspectOutput(
+export async function inspectOutput(
   file: string,
   wroteOutput: boolean,
   maxBytes: number,
   rules: ValidationRules,
-  warn?: (message: string) => void,
-): TableSummary | null {
+  validator: ValidationPool,
+): Promise<TableSummary | null> {
   let st;
   try {
     st = lstatSync(file);
@@ -58,21 +61,14 @@ export function inspectOutput(
   if (st.size > maxBytes) throw new InvalidOutput(`the output is ${st.size} bytes; the limit is ${maxBytes}`);
   if (st.size === 0) throw new InvalidOutput('the step returned a table but the output file is empty');
 
-  let mapped;
   try {
-    mapped = mapFile(file, maxBytes, warn);
+    return await validator.validateFile(file, maxBytes, rules);
   } catch (error) {
     if (error instanceof MapError) throw new InvalidOutput(MAP_REASONS[error.code] ?? error.message);
-    throw error;
-  }
-  try {
-    return validateArrowFile(mapped.bytes, rules);
-  } catch (error) {
     if (error instanceof InvalidTable) throw new InvalidOutput(`the output table is invalid: ${error.message}`);
-    // A validator bug must not take the renderer down either: the output is refused.
+    if (error instanceof ValidationTimeout) throw new InvalidOutput(`the output table was refused: ${error.message}`);
+    // A validator bug or a worker that died must not take the renderer down either.
     throw new InvalidOutput(`the output table could not be validated: ${(error as Error).message}`);
-  } finally {
-    mapped.close();
   }
 }
 

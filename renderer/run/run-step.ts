@@ -183,6 +183,7 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
       });
       timer = setTimeout(() => void child?.kill('timeout'), limits.timeoutMs);
       options.onDispatch?.(child);
+      runner.validator.warm(); // loads while the step runs, ready for its output
     } else if (!child.killedFor) {
       // Not dispatched: no user code ran. classify() reports why (sandbox_error).
       await child.kill('startup');
@@ -225,7 +226,7 @@ export async function runStep(runner: Runner, options: RunStepOptions): Promise<
     let verdict = classify(facts);
     if (verdict.outcome === 'ok' && childResult) {
       try {
-        const summary = inspectOutput(child.dir.outputFile, childResult.wroteOutput, limits.maxOutputBytes, runner.config.validation, runner.warn);
+        const summary = await inspectOutput(child.dir.outputFile, childResult.wroteOutput, limits.maxOutputBytes, runner.config.validation, runner.validator);
         if (summary) {
           if (options.output) handBack(child.dir.outputFile, options.output, runId);
           result.output = { path: options.output ?? null, rows: summary.rows, columns: summary.columns };

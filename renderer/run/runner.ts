@@ -5,6 +5,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, Limits } from '../config/config-schema.js';
 import { isRendererError, RendererError } from '../errors.js';
+import { ValidationPool } from '../arrow/validation-pool.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { defaultStateDir, ensurePrivateDir, installRuntime, markInUse, untraversableAncestor } from '../state-dir.js';
 import { ownerAlive, pruneDeadOwners, registerOwner } from './owner.js';
@@ -13,10 +14,14 @@ import { StepChild } from './step-child.js';
 
 export interface RunnerOptions {
   warn?: (message: string) => void;
+  /** Validation worker threads; 0: validate outputs in this thread (`renderer run`). */
+  validationThreads?: number;
 }
 
 export class Runner {
   private readonly cleanups = new Set<Promise<void>>();
+  /** Validates output tables (and the daemon's uploads) off the event loop. */
+  readonly validator: ValidationPool;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -26,7 +31,10 @@ export class Runner {
     readonly sandbox: Sandbox | null,
     readonly sandboxProblem: string | null,
     readonly warn: (message: string) => void,
-  ) {}
+    validationThreads?: number,
+  ) {
+    this.validator = new ValidationPool({ warn, niceness: config.sandbox.niceness, size: validationThreads });
+  }
 
   static async create(config: Readonly<Config>, options: RunnerOptions = {}): Promise<Runner> {
     const warn = options.warn ?? ((message: string) => process.emitWarning(message));
@@ -40,10 +48,10 @@ export class Runner {
       registerOwner(config.sandbox.hostDir);
       const runtimeDir = installRuntime(stateDir);
       const sandbox = await Sandbox.open(config.sandbox, { runtimeDir, stateDir, stepMountDirs: [SANDBOX_IN, SANDBOX_OUT], warn });
-      return new Runner(config, stateDir, runsRoot, sandbox, null, warn);
+      return new Runner(config, stateDir, runsRoot, sandbox, null, warn, options.validationThreads);
     } catch (error) {
       if (!isRendererError(error) && !(error instanceof Error)) throw error;
-      return new Runner(config, stateDir, runsRoot, null, (error as Error).message, warn);
+      return new Runner(config, stateDir, runsRoot, null, (error as Error).message, warn, options.validationThreads);
     }
   }
 

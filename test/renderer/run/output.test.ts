@@ -6,20 +6,23 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import { ValidationPool } from '../../../renderer/arrow/validation-pool.js';
 import { handBack, inspectOutput, InvalidOutput } from '../../../renderer/run/output.js';
 import { RULES, scratchDir } from '../../helpers.js';
 
 const GIB = 1024 ** 3;
 const table = arrow.tableFromArrays({ a: Int32Array.of(1, 2, 3) });
+const validator = new ValidationPool({ size: 1 });
+after(() => validator.close());
 
-function refused(setup: (path: string) => void, pattern: RegExp, wroteOutput = true): void {
+async function refused(setup: (path: string) => void, pattern: RegExp, wroteOutput = true): Promise<void> {
   const dir = scratchDir();
   try {
     const path = join(dir.path, 'output.arrow');
     setup(path);
     const started = Date.now();
-    assert.throws(() => inspectOutput(path, wroteOutput, 2 * GIB, RULES), (error: unknown) => {
+    await assert.rejects(inspectOutput(path, wroteOutput, 2 * GIB, RULES, validator), (error: unknown) => {
       assert.ok(error instanceof InvalidOutput, String(error));
       assert.match((error as Error).message, pattern);
       return true;
@@ -31,12 +34,12 @@ function refused(setup: (path: string) => void, pattern: RegExp, wroteOutput = t
 }
 
 describe('inspectOutput', () => {
-  it('accepts a valid table and summarises it', () => {
+  it('accepts a valid table and summarises it', async () => {
     const dir = scratchDir();
     try {
       const path = join(dir.path, 'output.arrow');
       writeFileSync(path, arrow.tableToIPC(table, 'file'));
-      assert.deepEqual(inspectOutput(path, true, 2 * GIB, RULES)?.rows, 3);
+      assert.deepEqual((await inspectOutput(path, true, 2 * GIB, RULES, validator))?.rows, 3);
     } finally {
       dir.remove();
     }
@@ -62,6 +65,18 @@ describe('inspectOutput', () => {
   it('refuses a file the step wrote while returning no table', () =>
     refused((path) => writeFileSync(path, 'x'), /returned no table/, false));
   it('refuses an empty file when a table was returned', () => refused((path) => writeFileSync(path, ''), /empty/));
+  it('refuses a table whose validation passes its deadline', async () => {
+    const strict = new ValidationPool({ size: 1, deadlineMs: () => 1 });
+    const dir = scratchDir();
+    try {
+      const path = join(dir.path, 'output.arrow');
+      writeFileSync(path, arrow.tableToIPC(table, 'file'));
+      await assert.rejects(inspectOutput(path, true, 2 * GIB, RULES, strict), /the output table was refused: validating it took longer than 0\.0 s/);
+    } finally {
+      await strict.close();
+      dir.remove();
+    }
+  });
 });
 
 describe('handBack', () => {
