@@ -25,6 +25,9 @@ for (const file of ['thrift/runtime.cjs', 'thrift/gen/step_types.cjs']) {
   copyFileSync(join(root, file), join(root, 'dist', file));
 }
 
+// Chunk names change with their content: start empty, or stale chunks pile up.
+rmSync(join(root, 'dist', 'bundle'), { recursive: true, force: true });
+
 // The validation worker is an entry of its own: the pool starts it as
 // ./validate-worker.js beside whichever chunk holds validation-pool.ts.
 await build({
