@@ -3,7 +3,7 @@
 // a run would end as sandbox_error before any run does. Exit 0 when steps can run.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { availableParallelism, totalmem } from 'node:os';
 import type { Config } from '../config/config-schema.js';
 import { LAUNCHER_PATH } from '../paths.js';
@@ -31,8 +31,11 @@ function cgroupPathName(own: string, mount: string): string {
     }
     return writable ? `delegated v2 (own cgroup ${own})` : `v2, but ${own} is not delegated to this user`;
   }
-  const container = existsSync('/.dockerenv') || existsSync('/run/.containerenv') || /(^|\0)container=/.test(readText('/proc/1/environ') ?? '');
-  return container ? `container v2 (cgroup namespace root ${mount}; processes move into init/)` : 'root on v2';
+  // A cgroup namespace whose root is not the host's: that root is an ordinary cgroup,
+  // which has cgroup.type (the real root has none). Marker files such as /.dockerenv
+  // say nothing here: a VM booted on a container's files has them too.
+  const nsRoot = resolve(own) === resolve(mount) && existsSync(join(mount, 'cgroup.type'));
+  return nsRoot ? `container v2 (cgroup namespace root ${mount}; processes move into init/)` : 'root on v2';
 }
 
 export interface Check {
