@@ -119,11 +119,14 @@ export const isRoot = process.getuid?.() === 0;
 /** A daemon in this process on a scratch state directory, for API tests via inject(). */
 export async function startDaemon(overrides: Record<string, unknown> = {}): Promise<{
   daemon: import('../renderer/daemon/daemon.js').Daemon;
+  app: import('fastify').FastifyInstance;
+  /** http://127.0.0.1:PORT of the listening server. */
+  url: string;
   stateDir: string;
   inject: (options: import('fastify').InjectOptions) => Promise<import('fastify').LightMyRequestResponse>;
   stop: () => Promise<void>;
 }> {
-  const { Daemon } = await import('../renderer/daemon/daemon.js');
+  const { startServing } = await import('../renderer/cli/serve.js');
   const { createLogger } = await import('../renderer/observability/logger.js');
   const state = scratchDir('renderer-daemon-');
   const config = configFrom({
@@ -134,12 +137,14 @@ export async function startDaemon(overrides: Record<string, unknown> = {}): Prom
     server: { port: 0 },
     ...overrides,
   });
-  const daemon = await Daemon.create(config, { logger: createLogger('silent', false) });
-  await daemon.start();
+  const { daemon, app } = await startServing(config, { logger: createLogger('silent', false) });
+  const address = app.server.address();
   return {
     daemon,
+    app,
+    url: typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '',
     stateDir: state.path,
-    inject: (options) => daemon.server.inject(options),
+    inject: (options) => app.inject(options),
     stop: async () => {
       await daemon.stop(0);
       state.remove();

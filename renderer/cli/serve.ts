@@ -6,8 +6,10 @@
 import type { Config } from '../config/config-schema.js';
 import { EMBEDDED_CONFIG } from '../config/default-config.js';
 import { configFrom, loadConfig, mergeDeep } from '../config/load.js';
+import type { FastifyInstance } from 'fastify';
 import { isRendererError } from '../errors.js';
-import { Daemon } from '../daemon/daemon.js';
+import { Daemon, type DaemonOptions } from '../daemon/daemon.js';
+import { buildServer } from '../http/server.js';
 import { integerFlag, parseFlags, reportUsage, UsageError, writeLine } from './args.js';
 
 /** The config `renderer serve` runs with: a file's or the embedded one, flags on top. */
@@ -34,14 +36,41 @@ function serveConfig(argv: string[]): Readonly<Config> {
   return values.config ? loadConfig(values.config, overrides) : configFrom(mergeDeep(EMBEDDED_CONFIG, overrides), 'embedded config');
 }
 
+export interface Serving {
+  daemon: Daemon;
+  app: FastifyInstance;
+  /** Where it listens: a URL, or the unix socket's path. */
+  address: string;
+}
+
+/**
+ * The wiring: the daemon (runs, pool, schedules), then the HTTP front end built on it
+ * and attached so a stop closes its connections, then listen. http/ depends on
+ * daemon/, never the reverse.
+ */
+export async function startServing(config: Readonly<Config>, options: DaemonOptions = {}): Promise<Serving> {
+  const daemon = await Daemon.create(config, options);
+  const app = buildServer(daemon);
+  daemon.attach({ close: () => app.close(), closeIdleConnections: () => app.server.closeIdleConnections(), closeAllConnections: () => app.server.closeAllConnections() });
+  try {
+    await daemon.start();
+    const { server } = config;
+    const address = server.socket ? await app.listen({ path: server.socket }) : await app.listen({ host: server.host, port: server.port });
+    daemon.log.info({ address, pool: daemon.pool?.size ?? 0, maxConcurrentRuns: daemon.executor.admission.maxConcurrent, sandbox: daemon.runner.sandbox?.cgroups?.description ?? daemon.runner.sandboxProblem }, 'renderer serving');
+    return { daemon, app, address };
+  } catch (error) {
+    await daemon.stop(0).catch(() => undefined);
+    throw error;
+  }
+}
+
 export async function serveCommand(argv: string[]): Promise<number> {
   const config = reportUsage('serve', () => serveConfig(argv));
   if (!config) return 2;
 
   let daemon: Daemon;
   try {
-    daemon = await Daemon.create(config);
-    await daemon.start();
+    ({ daemon } = await startServing(config));
   } catch (error) {
     if (!isRendererError(error) && (error as NodeJS.ErrnoException).code !== 'EADDRINUSE' && (error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
     writeLine(process.stderr, `renderer serve: ${(error as Error).message}`);

@@ -1,13 +1,11 @@
 // `renderer serve`: the long-lived daemon. Wiring only: config in, parts built and
 // connected, listen; and the graceful stop. The parts live in their own folders.
-import type { FastifyInstance } from 'fastify';
 import { closeSync, existsSync, ftruncateSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/config-schema.js';
 import { whereInConfig } from '../config/load.js';
 import { RendererError } from '../errors.js';
-import { buildServer } from '../http/server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { Admission } from '../pool/admission.js';
@@ -35,10 +33,21 @@ export interface DaemonOptions {
   logger?: Logger;
 }
 
+/**
+ * What the daemon needs of the front end that serves it (the HTTP server, built and
+ * attached by cli/serve.ts): to stop taking requests, and to end idle and then all
+ * connections at the end of a graceful stop. The daemon knows nothing of HTTP.
+ */
+export interface Front {
+  close(): Promise<void>;
+  closeIdleConnections(): void;
+  closeAllConnections(): void;
+}
+
 export class Daemon {
   stopping = false;
   readonly startedAt = Date.now();
-  server!: FastifyInstance;
+  private front: Front | null = null;
   private sweeper: NodeJS.Timeout | undefined;
   private lockFd: number | undefined;
 
@@ -99,13 +108,16 @@ export class Daemon {
     scheduler.validate();
 
     const token = server.token ?? null;
-    const daemon = new Daemon(config, log, runner, pool, executor, tables, metrics, scheduler, token);
-    daemon.server = buildServer(daemon);
-    return daemon;
+    return new Daemon(config, log, runner, pool, executor, tables, metrics, scheduler, token);
   }
 
-  /** Cleans up after a crashed predecessor, starts the pool and schedules, listens. */
-  async start(): Promise<string> {
+  /** The front end whose connections a stop closes. */
+  attach(front: Front): void {
+    this.front = front;
+  }
+
+  /** Cleans up after a crashed predecessor, starts the pool and schedules. */
+  async start(): Promise<void> {
     this.lock();
     const leftovers = await this.runner.removeLeftovers();
     this.scheduler.removeLeftovers();
@@ -118,12 +130,6 @@ export class Daemon {
     this.sweeper.unref();
     this.pool?.start();
     this.scheduler.start();
-    const { server } = this.config;
-    const address = server.socket
-      ? await this.server.listen({ path: server.socket })
-      : await this.server.listen({ host: server.host, port: server.port });
-    this.log.info({ address, pool: this.pool?.size ?? 0, maxConcurrentRuns: this.executor.admission.maxConcurrent, sandbox: this.runner.sandbox?.cgroups?.description ?? this.runner.sandboxProblem }, 'renderer serving');
-    return address;
   }
 
   /**
@@ -185,7 +191,7 @@ export class Daemon {
     this.stopping = true;
     this.log.info({ graceMs, unfinished: this.executor.registry.unfinished.length }, 'stopping');
     clearInterval(this.sweeper);
-    const closing = this.server.close();
+    const closing = this.front?.close();
     const scheduled = this.scheduler.stop();
     const unfinished = this.executor.registry.unfinished;
     const allDone = Promise.all(unfinished.map((r) => r.done));
@@ -201,8 +207,8 @@ export class Daemon {
     // the keep-alive timeout (72 s in fastify): close them now that they are idle, and
     // whatever is still open a moment later.
     await new Promise((resolve) => setImmediate(resolve));
-    this.server.server.closeIdleConnections();
-    const forced = setTimeout(() => this.server.server.closeAllConnections(), 2000);
+    this.front?.closeIdleConnections();
+    const forced = setTimeout(() => this.front?.closeAllConnections(), 2000);
     await Promise.all([closing, scheduled, this.pool?.close()]);
     clearTimeout(forced);
     await this.runner.settle();

@@ -13,7 +13,7 @@ import { OutcomeTimeline } from '../observability/timeline.js';
 import { sampleWhileRunning, type UsagePeaks } from '../observability/usage.js';
 import type { Admission } from '../pool/admission.js';
 import type { WarmPool } from '../pool/warm-pool.js';
-import { RawJson } from '../http/raw-json.js';
+import { RawJson } from '../store/raw-json.js';
 import { emptyResult, runStep, type RunStepOptions } from '../run/run-step.js';
 import type { Runner } from '../run/runner.js';
 import { ensurePrivateDir } from '../state-dir.js';

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { RendererError } from '../errors.js';
-import { RawJson } from '../http/raw-json.js';
+import { RawJson } from '../store/raw-json.js';
 import type { RunResult } from '../run/outcome.js';
 import type { StepChild } from '../run/step-child.js';
 

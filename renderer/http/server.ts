@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { SchemaError, validate, type Schema } from '../config/schema.js';
 import { ERRORS, isRendererError, RendererError, type ErrorCode } from '../errors.js';
 import type { Daemon } from '../daemon/daemon.js';
-import { stringifyJson } from './raw-json.js';
+import { stringifyJson } from '../store/raw-json.js';
 import { hostChecker } from './host-check.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerRunRoutes } from './routes/runs.js';

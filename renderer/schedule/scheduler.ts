@@ -12,7 +12,7 @@ import { RendererError } from '../errors.js';
 import type { Executor, WorkflowResult } from '../daemon/executor.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { stringifyJson } from '../http/raw-json.js';
+import { stringifyJson } from '../store/raw-json.js';
 import { presentResult } from '../http/present.js';
 import { writeFileAtomic } from '../state-dir.js';
 

@@ -8,7 +8,7 @@ describe('renderer status', { skip: !isRoot && 'needs root' }, () => {
     const d = await startDaemon({ pool: { size: 1 } });
     try {
       const run = await d.inject({ method: 'POST', url: '/v1/runs', payload: JSON.stringify({ step: { name: 'example-describe' } }), headers: { 'content-type': 'application/json' } });
-      const { port } = d.daemon.server.server.address() as { port: number };
+      const { port } = d.app.server.address() as { port: number };
       const url = `http://127.0.0.1:${port}`;
       const r = await cliAsync(['status', '--url', url]);
       assert.equal(r.status, 0, r.stderr);

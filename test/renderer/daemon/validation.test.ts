@@ -22,7 +22,7 @@ describe('untrusted tables in the daemon', { skip: !isRoot && 'needs root (CI ru
   let validations = 0;
   before(async () => {
     d = await startDaemon();
-    url = `http://127.0.0.1:${(d.daemon.server.server.address() as AddressInfo).port}`;
+    url = `http://127.0.0.1:${(d.app.server.address() as AddressInfo).port}`;
     const pool = d.daemon.runner.validator;
     const validateFile = pool.validateFile.bind(pool);
     pool.validateFile = (...args) => {

@@ -222,7 +222,7 @@ describe('HTTP API limits and access', { skip: !isRoot && 'needs root' }, () => 
     const d = await startDaemon({ server: { port: 0, requestTimeoutMs: 500 }, pool: { size: 0 } });
     try {
       const { connect } = await import('node:net');
-      const port = (d.daemon.server.server.address() as { port: number }).port;
+      const port = (d.app.server.address() as { port: number }).port;
       const socket = connect(port, '127.0.0.1');
       await new Promise((resolve) => socket.on('connect', resolve));
       socket.write('POST /v1/runs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"step":');

@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { after, before, describe, it } from 'node:test';
 import { configFrom } from '../../../renderer/config/load.js';
 import { hostChecker, hostName } from '../../../renderer/http/host-check.js';
-import { RawJson, stringifyJson } from '../../../renderer/http/raw-json.js';
+import { RawJson, stringifyJson } from '../../../renderer/store/raw-json.js';
 import { isRoot, startDaemon } from '../../helpers.js';
 
 type Daemon = Awaited<ReturnType<typeof startDaemon>>;
@@ -137,7 +137,7 @@ describe('DNS rebinding: the Host header is checked', () => {
   it('a loopback daemon without a token answers 421 to a rebound name, over a real socket, and runs nothing', { skip: !isRoot && 'needs root' }, async () => {
     const d = await startDaemon({ pool: { size: 0 } });
     try {
-      const port = (d.daemon.server.server.address() as { port: number }).port;
+      const port = (d.app.server.address() as { port: number }).port;
       const send = (host: string): Promise<{ status: number; body: string }> =>
         new Promise((resolve, reject) => {
           const body = JSON.stringify({ step: { code: 'export function render() { return { json: 1 }; }' } });

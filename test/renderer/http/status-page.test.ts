@@ -19,7 +19,7 @@ describe('status page in headless Chromium', { skip: (!isRoot && 'needs root') |
 
   before(async () => {
     d = await startDaemon({ pool: { size: 1 } });
-    const address = d.daemon.server.server.address() as { port: number };
+    const address = d.app.server.address() as { port: number };
     base = `http://127.0.0.1:${address.port}`;
     const run = (body: unknown) => d.inject({ method: 'POST', url: '/v1/runs', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
     for (const body of [
@@ -97,7 +97,7 @@ describe('status page in headless Chromium', { skip: (!isRoot && 'needs root') |
       const ready = await broken.inject({ method: 'GET', url: '/readyz' });
       assert.equal(ready.statusCode, 503);
       assert.match((ready.json() as { problems: string[] }).problems.join(' '), /^degraded: 3 of the last 3 sandbox starts failed/);
-      const port = (broken.daemon.server.server.address() as { port: number }).port;
+      const port = (broken.app.server.address() as { port: number }).port;
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${port}/`);
       await page.waitForSelector('body[data-loaded="true"]');

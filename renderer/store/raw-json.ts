@@ -14,6 +14,15 @@ export class RawJson {
     return text === undefined ? null : new RawJson(text);
   }
 
+  /**
+   * Text read back from the run records database, where only `RawJson.text` is ever
+   * written (sqlite-record-store.ts): still JSON.stringify's own output. The database is
+   * in the renderer's private state directory; whoever can write it owns the renderer.
+   */
+  static stored(text: string): RawJson {
+    return new RawJson(text);
+  }
+
   /** For callers that need the value (the CLI, tests); costs the parse again. */
   parse(): unknown {
     return JSON.parse(this.text);
