@@ -15,7 +15,7 @@ export interface ErrorSpec {
 export const ERRORS = {
   RENDERER_ERR_USAGE: { status: 400, hint: 'Run `renderer --help` for the commands and flags.' },
   RENDERER_ERR_INPUT_UNREADABLE: { status: 400, hint: 'Pass an Arrow IPC file the renderer can read.' },
-  RENDERER_ERR_LIMIT_ABOVE_CEILING: { status: 400, hint: 'Ask for at most the ceiling, or omit the field to get the configured limit; the operator can raise `limits.max` in the config.' },
+  RENDERER_ERR_LIMIT_ABOVE_CEILING: { status: 422, hint: 'Ask for at most the ceiling, or omit the field to get the configured limit; the operator can raise `limits.max` in the config.' },
   RENDERER_ERR_PARAMS_INVALID: { status: 400, hint: 'Params must be one JSON value, e.g. {"column": "a"}.' },
   RENDERER_ERR_CONFIG_INVALID: { status: 500, hint: 'Fix the configuration file; see docs/config.md.' },
   RENDERER_ERR_SANDBOX_UNAVAILABLE: { status: 503, hint: 'Run `renderer doctor` to see what this host lacks.' },
@@ -34,6 +34,8 @@ export const ERRORS = {
   RENDERER_ERR_TABLE_INVALID: { status: 400, hint: 'Upload an Arrow IPC file (not a stream) that passes validation.' },
   RENDERER_ERR_TABLE_VALIDATION_TIMEOUT: { status: 400, hint: 'The table took too long to validate for its size; write it with fewer, larger record batches, or report it if it is an ordinary file.' },
   RENDERER_ERR_PATH_OUTSIDE_DATA_ROOT: { status: 400, hint: 'Input paths are relative to the data root, without `..` or links out of it.' },
+  RENDERER_ERR_IDEMPOTENCY_KEY_REUSED: { status: 422, hint: 'An Idempotency-Key names one request: retry with the same body, or use a new key for a new request.' },
+  RENDERER_ERR_CALLBACK_URL_NOT_ALLOWED: { status: 422, hint: 'A callbackUrl must start with one of the operator\'s `callbacks.allowedUrlPrefixes` (none by default); leave it out, or ask the operator to allow it.' },
   RENDERER_ERR_QUEUE_FULL: { status: 503, hint: 'The renderer is at capacity; retry after the Retry-After delay.' },
   RENDERER_ERR_SHUTTING_DOWN: { status: 503, hint: 'The renderer is shutting down; retry against another instance.' },
   RENDERER_ERR_DEADLINE: { status: 504, hint: 'The run waited in the queue past its deadline; retry later.' },

@@ -38,6 +38,9 @@ await build({
   format: 'esm',
   target: 'node20',
   outdir: join(root, 'dist', 'bundle'),
+  // A native addon found through `bindings` (by the path of its own package): loaded
+  // from node_modules as it is, never bundled.
+  external: ['better-sqlite3'],
   // CommonJS dependencies call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __renderer_require } from 'node:module'; const require = __renderer_require(import.meta.url);" },
   logLevel: 'warning',

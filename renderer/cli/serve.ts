@@ -30,6 +30,7 @@ function serveConfig(argv: string[]): Readonly<Config> {
   if (values.socket !== undefined) server.socket = values.socket;
   if (process.env.RENDERER_TOKEN) server.token = process.env.RENDERER_TOKEN;
   const overrides: Record<string, unknown> = { server };
+  if (process.env.RENDERER_CALLBACK_SECRET) overrides.callbacks = { secret: process.env.RENDERER_CALLBACK_SECRET };
   if (values['steps-dir'] !== undefined) overrides.stepsDir = values['steps-dir'];
   if (values['data-root'] !== undefined) overrides.dataRoot = values['data-root'];
   if (values['state-dir'] !== undefined) overrides.stateDir = values['state-dir'];

@@ -171,9 +171,16 @@ export const CONFIG_SCHEMA: Schema = {
         requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 60_000 },
         maxUploadBytes: { type: 'integer', minimum: 1024, maximum: 64 * GIB, default: 2 * GIB },
         tableTtlSeconds: { type: 'integer', minimum: 1, maximum: 30 * 86_400, default: 3600 },
-        runHistory: { type: 'integer', minimum: 1, maximum: 100_000, default: 1000 },
+        /** Runs (and workflows) remembered in the state directory's records database, with their outputs. */
+        runHistory: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 },
         /** And at most this many bytes of finished runs' results (JSON, logs, errors). */
-        runHistoryBytes: { type: 'integer', minimum: MIB, maximum: 64 * GIB, default: 64 * MIB },
+        runHistoryBytes: { type: 'integer', minimum: MIB, maximum: 64 * GIB, default: GIB },
+        /** And for at most this long after they ended. */
+        runHistoryMaxAgeSeconds: { type: 'integer', minimum: 60, maximum: 365 * 86_400, default: 7 * 86_400 },
+        /** How long an Idempotency-Key is remembered. */
+        idempotencyWindowSeconds: { type: 'integer', minimum: 1, maximum: 30 * 86_400, default: 86_400 },
+        /** A synchronous caller hung up before its run ended: cancel the run, or keep it going. */
+        onClientDisconnect: { type: 'string', enum: ['cancel', 'keep'], default: 'cancel' },
         shutdownGraceMs: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 30_000 },
       },
     },
@@ -186,6 +193,19 @@ export const CONFIG_SCHEMA: Schema = {
       },
     },
     schedules: { type: 'array', items: SCHEDULE_SCHEMA, default: [] },
+    callbacks: {
+      type: 'object',
+      default: {},
+      properties: {
+        /** callbackUrl must start with one of these (same origin, path under it); none: callbacks refused. */
+        allowedUrlPrefixes: { type: 'array', items: { type: 'string', pattern: '^https?://[^\\s@]+$', description: 'an http(s) URL prefix without credentials, such as "https://engine.internal/hooks/"' }, default: [] },
+        /** Signs every delivery (HMAC-SHA256); or RENDERER_CALLBACK_SECRET. Required when prefixes are set. */
+        secret: { type: 'string', minLength: 16, description: 'a string of at least 16 characters' },
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 8 },
+        initialDelayMs: { type: 'integer', minimum: 10, maximum: 3_600_000, default: 1000 },
+        timeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 10_000 },
+      },
+    },
     log: {
       type: 'object',
       default: {},
@@ -269,9 +289,21 @@ export interface Config {
     tableTtlSeconds: number;
     runHistory: number;
     runHistoryBytes: number;
+    runHistoryMaxAgeSeconds: number;
+    idempotencyWindowSeconds: number;
+    onClientDisconnect: 'cancel' | 'keep';
     shutdownGraceMs: number;
   };
   pool: { size?: number };
   schedules: ScheduleConfig[];
+  callbacks: CallbackConfig;
   log: { level: string };
+}
+
+export interface CallbackConfig {
+  allowedUrlPrefixes: string[];
+  secret?: string;
+  maxAttempts: number;
+  initialDelayMs: number;
+  timeoutMs: number;
 }

@@ -64,12 +64,25 @@ function checkCeilings(config: Config): void {
   if (problems.length > 0) throw new SchemaError(problems);
 }
 
+/** Callbacks are signed, so a renderer that allows them must have a secret; each prefix must be a URL. */
+function checkCallbacks(config: Config): void {
+  const problems: string[] = [];
+  const { allowedUrlPrefixes, secret } = config.callbacks;
+  if (allowedUrlPrefixes.length > 0 && secret === undefined)
+    problems.push('Expected `callbacks.secret` (or RENDERER_CALLBACK_SECRET) to be set when `callbacks.allowedUrlPrefixes` is: every callback is signed with it');
+  allowedUrlPrefixes.forEach((prefix, i) => {
+    if (!URL.canParse(prefix)) problems.push(`Expected \`callbacks.allowedUrlPrefixes[${i}]\` to be a URL, got ${JSON.stringify(prefix)}`);
+  });
+  if (problems.length > 0) throw new SchemaError(problems);
+}
+
 /** Validates `raw` (already parsed) as a config; `source` names it in messages. */
 export function configFrom(raw: unknown, source = 'config', text?: string): Readonly<Config> {
   try {
     const config = deepFreeze(validate<Config>(CONFIG_SCHEMA, raw));
     checkRetired(config);
     checkCeilings(config);
+    checkCallbacks(config);
     sources.set(config, { name: source, text });
     return config;
   } catch (error) {

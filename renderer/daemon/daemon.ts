@@ -18,6 +18,7 @@ import { Scheduler } from '../schedule/scheduler.js';
 import { Executor } from './executor.js';
 import { References } from './references.js';
 import { RunRegistry } from './run-registry.js';
+import { SqliteRecordStore } from '../store/sqlite-record-store.js';
 import { TableStore } from './table-store.js';
 
 /**
@@ -103,7 +104,12 @@ export class Daemon {
       });
     const tables = new TableStore(runner.stateDir, server.maxUploadBytes, server.tableTtlSeconds, config.validation, runner.validator);
     const references = new References(stepsDir, dataRoot, tables);
-    executor = new Executor(runner, config, pool, admission, new RunRegistry(server.runHistory, server.runHistoryBytes), references, metrics, log);
+    executor = new Executor(runner, config, pool, admission, new RunRegistry(new SqliteRecordStore(join(runner.stateDir, 'records.sqlite')), () => ({
+      maxRuns: server.runHistory,
+      maxBytes: server.runHistoryBytes,
+      maxAgeMs: server.runHistoryMaxAgeSeconds * 1000,
+      keyWindowMs: server.idempotencyWindowSeconds * 1000,
+    })), references, metrics, log);
     const scheduler = new Scheduler(config.schedules, executor, runner.stateDir, metrics, log, (path) => whereInConfig(config, path));
     scheduler.validate();
 
@@ -122,8 +128,15 @@ export class Daemon {
     const leftovers = await this.runner.removeLeftovers();
     this.scheduler.removeLeftovers();
     if (leftovers.length) this.log.warn({ removed: leftovers }, 'removed what a previous renderer left behind');
+    const { registry } = this.executor;
+    const interrupted = registry.recover();
+    if (interrupted.runs + interrupted.workflows > 0) this.log.warn(interrupted, 'marked the runs and workflows a previous renderer left unfinished as interrupted');
+    registry.prune();
+    const orphans = registry.removeOrphanOutputs(this.executor.outputsDir);
+    if (orphans > 0) this.log.info({ orphans }, 'removed output files no run refers to');
     this.tables.sweep();
     this.sweeper = setInterval(() => {
+      registry.prune();
       this.tables.sweep();
       this.runner.markInUse();
     }, 60_000);
@@ -213,6 +226,7 @@ export class Daemon {
     clearTimeout(forced);
     await this.runner.settle();
     await this.runner.validator.close();
+    this.executor.registry.store.close();
     if (this.lockFd !== undefined) closeSync(this.lockFd);
     this.log.info('stopped');
   }

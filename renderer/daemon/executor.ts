@@ -18,7 +18,8 @@ import { emptyResult, runStep, type RunStepOptions } from '../run/run-step.js';
 import type { Runner } from '../run/runner.js';
 import { ensurePrivateDir } from '../state-dir.js';
 import type { References, InputRef, StepRef } from './references.js';
-import type { RunRecord, RunRegistry } from './run-registry.js';
+import type { CallbackState } from '../store/record-store.js';
+import type { RunRecord, RunRegistry, WorkflowRecord } from './run-registry.js';
 
 export interface RunRequest {
   step: StepRef;
@@ -34,6 +35,14 @@ interface Resolved {
   input: string | null;
   paramsJson: string;
   limits: Limits;
+}
+
+/** What a caller adds to a run besides the request itself. */
+export interface SubmitOptions {
+  /** Checked by the caller (http/callbacks.ts) before it gets here. */
+  callback?: CallbackState | null;
+  /** The HTTP request that asked for it, for the run's log line. */
+  requestId?: string | null;
 }
 
 export interface WorkflowResult {
@@ -78,35 +87,38 @@ export class Executor {
 
   /** Starts a run in the background (after admission); throws before creating it if
    * the request is bad or the queue is full. */
-  submit(request: RunRequest): RunRecord {
+  submit(request: RunRequest, options: SubmitOptions = {}): RunRecord {
     const resolved = this.resolve(request);
     this.admission.check();
-    const record = this.registry.create(resolved.label);
-    void this.execute(record, resolved);
+    const record = this.registry.create(resolved.label, { callback: options.callback ?? null });
+    void this.execute(record, resolved, options.requestId ?? null);
     return record;
   }
 
-  cancel(record: RunRecord): void {
+  cancel(record: RunRecord | WorkflowRecord): void {
     record.abort.abort();
   }
 
-  private async execute(record: RunRecord, resolved: Resolved): Promise<void> {
+  private async execute(record: RunRecord, resolved: Resolved, requestId: string | null): Promise<void> {
+    // The request that asked for it, in every line about it (when there was one).
+    const log = requestId ? this.log.child({ reqId: requestId }) : this.log;
     let release: (() => void) | null = null;
     try {
       release = await this.admission.enter(record.abort.signal);
     } catch (error) {
       record.state = 'canceled';
       record.endedAt = Date.now();
-      if (isRendererError(error)) record.error = error;
+      if (isRendererError(error)) record.error = { code: error.code, message: error.message };
       record.result = { ...emptyResult(record.runId), outcome: 'canceled', error: isRendererError(error) ? error.message : 'the run was canceled while queued' };
       this.metrics.runFinished(record.step, record.result);
       this.timeline.record('canceled');
-      this.log.info({ runId: record.runId, step: record.step, outcome: 'canceled', reason: record.result.error }, 'run not started');
-      record.finish();
+      log.info({ runId: record.runId, step: record.step, outcome: 'canceled', reason: record.result.error }, 'run not started');
+      this.registry.finish(record);
       return;
     }
     record.state = 'running';
     record.startedAt = Date.now();
+    this.registry.save(record);
     // Stopped whatever happens (a sampler left running would hold the child), and its
     // peaks logged as null when nothing was sampled, never as measured zeros.
     let sampler: ReturnType<typeof sampleWhileRunning> | null = null;
@@ -139,7 +151,7 @@ export class Executor {
       this.metrics.runFinished(record.step, result);
       this.timeline.record(result.outcome);
       this.startHealth.record(result.outcome !== 'sandbox_error', result.error);
-      this.log.info(
+      log.info(
         {
           runId: record.runId,
           step: record.step,
@@ -157,7 +169,7 @@ export class Executor {
       );
     } catch (error) {
       // runStep reports every failure of a step as a result; reaching here is our bug.
-      this.log.error({ runId: record.runId, err: error }, 'internal error running a step');
+      log.error({ runId: record.runId, err: error }, 'internal error running a step');
       record.result = { ...emptyResult(record.runId), outcome: 'sandbox_error', error: `internal error: ${(error as Error).message}` };
       record.state = 'done';
     } finally {
@@ -165,26 +177,61 @@ export class Executor {
       record.child = null;
       record.endedAt = Date.now();
       release();
-      record.finish();
+      this.registry.finish(record);
     }
   }
 
-  /** Steps in order, each output the next input; stops at the first outcome not ok. */
-  async workflow(steps: RunRequest[], input: InputRef): Promise<WorkflowResult> {
-    // Every step is checked before the first one starts; each gets its input as the
-    // workflow goes.
+  /**
+   * Starts a workflow in the background: steps in order, each output the next input,
+   * stopping at the first outcome not ok (or a cancel). Every step and the input are
+   * checked before anything starts; throws 4xx RendererErrors, or QUEUE_FULL.
+   */
+  startWorkflow(steps: RunRequest[], input: InputRef, options: SubmitOptions = {}): WorkflowRecord {
     const resolved = steps.map((step) => this.resolve(step, null));
+    const first = this.references.input(input);
     this.admission.check();
-    let current = this.references.input(input);
-    const records: RunRecord[] = [];
-    for (const step of resolved) {
-      const record = this.registry.create(step.label);
-      records.push(record);
-      await this.execute(record, { ...step, input: current });
-      if (record.result?.outcome !== 'ok') break;
-      current = record.outputFile;
+    const workflow = this.registry.createWorkflow(steps.length, options.callback ?? null);
+    void this.runWorkflow(workflow, resolved, first, options.requestId ?? null);
+    return workflow;
+  }
+
+  /** The workflow to its end (the scheduler's way). */
+  async workflow(steps: RunRequest[], input: InputRef): Promise<WorkflowResult> {
+    const workflow = this.startWorkflow(steps, input);
+    await workflow.done;
+    return { outcome: workflow.outcome ?? 'canceled', steps: workflow.runs };
+  }
+
+  private async runWorkflow(workflow: WorkflowRecord, steps: Resolved[], input: string | null, requestId: string | null): Promise<void> {
+    let current = input;
+    workflow.state = 'running';
+    this.registry.saveWorkflow(workflow);
+    try {
+      for (const step of steps) {
+        if (workflow.abort.signal.aborted) break;
+        const record = this.registry.create(step.label, { workflowId: workflow.workflowId });
+        workflow.runs.push(record);
+        workflow.runIds.push(record.runId);
+        this.registry.saveWorkflow(workflow);
+        // Canceling the workflow cancels the step it is on.
+        const cancelStep = (): void => record.abort.abort();
+        workflow.abort.signal.addEventListener('abort', cancelStep);
+        try {
+          await this.execute(record, { ...step, input: current }, requestId);
+        } finally {
+          workflow.abort.signal.removeEventListener('abort', cancelStep);
+        }
+        if (record.result?.outcome !== 'ok') break;
+        current = record.outputFile;
+      }
+    } finally {
+      const last = workflow.runs[workflow.runs.length - 1];
+      const outcome = last?.result?.outcome ?? 'canceled';
+      // Canceled between two steps: the last one was ok, the workflow was not finished.
+      workflow.outcome = workflow.abort.signal.aborted && outcome === 'ok' && workflow.runs.length < workflow.stepCount ? 'canceled' : outcome;
+      workflow.state = workflow.outcome === 'canceled' ? 'canceled' : 'done';
+      workflow.endedAt = Date.now();
+      this.registry.finishWorkflow(workflow);
     }
-    const last = records[records.length - 1]!;
-    return { outcome: last.result?.outcome ?? 'canceled', steps: records };
   }
 }

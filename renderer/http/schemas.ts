@@ -3,6 +3,7 @@
 import { MEMORY_MIB_SCHEMA, TIMEOUT_MS_SCHEMA } from '../config/config-schema.js';
 import type { Schema } from '../config/schema.js';
 import { STEP_NAME } from '../daemon/references.js';
+import { OUTCOMES } from '../run/outcome.js';
 
 const MIB = 1024 * 1024;
 // Per-request limits default to the config's, so these carry no default of their own.
@@ -36,10 +37,13 @@ const STEP_FIELDS = {
   memoryMiB: MEMORY_MIB,
 } satisfies Record<string, Schema>;
 
+/** Where to POST the finished run or workflow (http/callbacks.ts); operator-allowed prefixes only. */
+const CALLBACK_URL: Schema = { type: 'string', minLength: 1, maxLength: 2048, description: 'an http(s) URL under one of the operator\'s callbacks.allowedUrlPrefixes' };
+
 export const RUN_BODY: Schema = {
   type: 'object',
   required: ['step'],
-  properties: { ...STEP_FIELDS, input: INPUT_REF },
+  properties: { ...STEP_FIELDS, input: INPUT_REF, callbackUrl: CALLBACK_URL },
 };
 
 export const WORKFLOW_BODY: Schema = {
@@ -48,6 +52,7 @@ export const WORKFLOW_BODY: Schema = {
   properties: {
     steps: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'object', required: ['step'], properties: STEP_FIELDS } },
     input: INPUT_REF,
+    callbackUrl: CALLBACK_URL,
   },
 };
 
@@ -56,7 +61,21 @@ export const RUN_QUERY: Schema = {
   properties: { wait: { type: 'string', enum: ['true', 'false'], default: 'true' } },
 };
 
+/** Long-polling: answer when the run or workflow ends, or after this many ms (at most a minute). */
+export const MAX_WAIT_MS = 60_000;
+export const GET_QUERY: Schema = {
+  type: 'object',
+  properties: { waitMs: { type: 'string', pattern: '^([0-9]{1,4}|[1-5][0-9]{4}|60000)$', description: `a number of milliseconds, 0 to ${MAX_WAIT_MS}`, default: '0' } },
+};
+
 export const LIST_QUERY: Schema = {
   type: 'object',
-  properties: { limit: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'a number of runs, 1 to 9999', default: '50' } },
+  properties: {
+    limit: { type: 'string', pattern: '^([1-9][0-9]{0,2}|1000)$', description: 'a number of runs, 1 to 1000', default: '50' },
+    cursor: { type: 'string', minLength: 1, maxLength: 64, description: "the previous page's nextCursor" },
+    state: { type: 'string', enum: ['queued', 'running', 'done', 'canceled'] },
+    outcome: { type: 'string', enum: OUTCOMES },
+    step: { type: 'string', minLength: 1, maxLength: 200 },
+    workflowId: { type: 'string', minLength: 1, maxLength: 64 },
+  },
 };

@@ -11,7 +11,10 @@ import type { Daemon } from '../daemon/daemon.js';
 import { stringifyJson } from '../store/raw-json.js';
 import { hostChecker } from './host-check.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { Callbacks } from './callbacks.js';
+import { IdempotencyKeys } from './idempotency.js';
 import { registerRunRoutes } from './routes/runs.js';
+import { registerWorkflowRoutes } from './routes/workflows.js';
 import { registerStatusPage, registerStatusRoutes } from './routes/status.js';
 import { registerTableRoutes } from './routes/tables.js';
 
@@ -119,7 +122,20 @@ export function buildServer(daemon: Daemon): FastifyInstance {
 
   registerHealthRoutes(app, daemon);
   registerTableRoutes(app, daemon);
-  registerRunRoutes(app, daemon);
+  const { registry } = daemon.executor;
+  const deps = {
+    callbacks: new Callbacks(daemon.config.callbacks, registry, daemon.log.child({ component: 'callbacks' })),
+    idempotency: new IdempotencyKeys(registry.store, server.idempotencyWindowSeconds * 1000),
+  };
+  // Deliveries a previous daemon left pending resume once this one serves (after the
+  // daemon's start-up marked its unfinished runs interrupted); they stop with the server.
+  app.addHook('onReady', async () => {
+    const resumed = deps.callbacks.resume();
+    if (resumed > 0) daemon.log.info({ resumed }, 'resuming pending callbacks');
+  });
+  app.addHook('onClose', async () => deps.callbacks.close());
+  registerRunRoutes(app, daemon, deps);
+  registerWorkflowRoutes(app, daemon, deps);
   registerStatusRoutes(app, daemon);
   registerStatusPage(app);
   return app;

@@ -9,7 +9,7 @@ import { RUNTIME_THREADS } from './step-child.js';
 /** Tasks of a ready step sandbox: bwrap, the reaper and the runtime's threads. */
 const RUNTIME_TASKS = 2 + RUNTIME_THREADS;
 
-export const OUTCOMES = ['ok', 'step_error', 'timeout', 'oom_killed', 'crashed', 'invalid_output', 'sandbox_error', 'canceled'] as const;
+export const OUTCOMES = ['ok', 'step_error', 'timeout', 'oom_killed', 'crashed', 'invalid_output', 'sandbox_error', 'canceled', 'interrupted'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 export interface RunResult {

@@ -9,7 +9,7 @@ import { presentRun } from '../present.js';
 export function registerStatusRoutes(app: FastifyInstance, daemon: Daemon): void {
   app.get('/v1/status', async () => ({
     ...(await daemon.status()),
-    recentRuns: daemon.executor.registry.recent(50).map((record) => {
+    recentRuns: daemon.executor.registry.list({ limit: 50 }).runs.map((record) => {
       const { runId, state, step, createdAt, endedAt, result } = presentRun(record);
       return { runId, state, step, createdAt, endedAt, outcome: result?.outcome ?? null, exitCode: result?.exitCode ?? null, signal: result?.signal ?? null, durationMs: result?.durationMs ?? null, peakMemoryBytes: result?.peakMemoryBytes ?? null };
     }),
