@@ -2,7 +2,7 @@
 // JavaScript, no build step, no library. A token, when the daemon needs one, is taken
 // from the page's fragment (#token=...), which the browser never sends to the server.
 'use strict';
-const OUTCOMES = ['ok', 'step_error', 'timeout', 'oom_killed', 'crashed', 'invalid_output', 'sandbox_error', 'canceled'];
+const OUTCOMES = ['ok', 'step_error', 'timeout', 'oom_killed', 'crashed', 'invalid_output', 'sandbox_error', 'canceled', 'interrupted'];
 const REFRESH_MS = 3000;
 const token = new URLSearchParams(location.hash.slice(1)).get('token');
 const $ = (id) => document.getElementById(id);
