@@ -2,12 +2,30 @@
 // caller could make the renderer POST into the internal network), every body signed,
 // retried with backoff, and the delivery state on the run.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { configFrom } from '../../../renderer/config/load.js';
 import { signBody } from '../../../renderer/http/callbacks.js';
-import { isRoot, startDaemon, waitFor } from '../../helpers.js';
+import { PACKAGE_ROOT } from '../../../renderer/paths.js';
+import { isRoot, scratchDir, startDaemon, waitFor } from '../../helpers.js';
+
+/** The README's receiver check, in Python, run as a receiver would. */
+function readmeVerify(secret: string, header: string, body: string): boolean {
+  const readme = readFileSync(`${PACKAGE_ROOT}/README.md`, 'utf8');
+  const code = /a receiver checks it like this:\n\n```python\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(code, 'README shows the check');
+  const dir = scratchDir();
+  try {
+    writeFileSync(`${dir.path}/verify.py`, `${code}\nimport sys\nprint(verify(sys.argv[1].encode(), sys.argv[2], open(sys.argv[3], 'rb').read()))\n`);
+    writeFileSync(`${dir.path}/body`, body);
+    return execFileSync('python3', [`${dir.path}/verify.py`, secret, header, `${dir.path}/body`], { encoding: 'utf8' }).trim() === 'True';
+  } finally {
+    dir.remove();
+  }
+}
 
 const SECRET = 'a-callback-secret-of-some-length';
 const json = (body: unknown) => ({ payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
@@ -59,6 +77,8 @@ describe('completion callbacks', { skip: !isRoot && 'needs root (CI runs as root
     const [, t, mac] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(delivery!.headers['renderer-signature']))!;
     assert.equal(createHmac('sha256', SECRET).update(`${t}.${delivery!.body}`).digest('hex'), mac);
     assert.ok(Math.abs(Number(t) - Date.now() / 1000) < 300);
+    assert.equal(readmeVerify(SECRET, String(delivery!.headers['renderer-signature']), delivery!.body), true, 'the README\'s Python check accepts it');
+    assert.equal(readmeVerify(SECRET, String(delivery!.headers['renderer-signature']), `${delivery!.body} `), false, 'and refuses a changed body');
     await waitFor(async () => (await d.inject({ url: `/v1/runs/${runId}` })).json().callback?.state === 'delivered', 10_000, 'the state to say delivered');
     const callback = (await d.inject({ url: `/v1/runs/${runId}` })).json().callback;
     assert.equal(callback.attempts, 1);
