@@ -8,7 +8,7 @@
 // operator's `callbacks.allowedUrlPrefixes` are accepted (same origin exactly, path under
 // the prefix's after normalisation, no credentials), redirects are never followed, and
 // each attempt has a deadline.
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { CallbackConfig } from '../config/config-schema.js';
 import { RendererError } from '../errors.js';
 import type { RunRegistry } from '../daemon/run-registry.js';
@@ -67,18 +67,18 @@ export class Callbacks {
   }
 
   runEnded(runId: string): void {
-    this.schedule('run', runId, randomUUID(), 0);
+    this.schedule('run', runId, 0);
   }
 
   workflowEnded(workflowId: string): void {
-    this.schedule('workflow', workflowId, randomUUID(), 0);
+    this.schedule('workflow', workflowId, 0);
   }
 
   /** At start-up: deliveries a previous daemon left pending. */
   resume(): number {
     const { runs, workflows } = this.registry.store.pendingCallbacks();
-    for (const run of runs) this.schedule('run', run.runId, randomUUID(), this.config.initialDelayMs);
-    for (const workflow of workflows) this.schedule('workflow', workflow.workflowId, randomUUID(), this.config.initialDelayMs);
+    for (const run of runs) this.schedule('run', run.runId, this.config.initialDelayMs);
+    for (const workflow of workflows) this.schedule('workflow', workflow.workflowId, this.config.initialDelayMs);
     return runs.length + workflows.length;
   }
 
@@ -90,11 +90,11 @@ export class Callbacks {
     for (const controller of this.inFlight) controller.abort();
   }
 
-  private schedule(kind: 'run' | 'workflow', id: string, deliveryId: string, delayMs: number): void {
+  private schedule(kind: 'run' | 'workflow', id: string, delayMs: number): void {
     if (this.closed) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void this.attempt(kind, id, deliveryId);
+      void this.attempt(kind, id);
     }, delayMs);
     this.timers.add(timer);
   }
@@ -113,7 +113,10 @@ export class Callbacks {
     else this.registry.saveWorkflow(view);
   }
 
-  private async attempt(kind: 'run' | 'workflow', id: string, deliveryId: string): Promise<void> {
+  private async attempt(kind: 'run' | 'workflow', id: string): Promise<void> {
+    // One id per event, the same in every attempt and after a restart: receivers
+    // de-duplicate on it (delivery is at least once).
+    const deliveryId = `${kind}-${id}`;
     const view = this.view(kind, id);
     const callback = view?.callback;
     if (!view || !callback || callback.state !== 'pending' || this.closed) return;
@@ -148,7 +151,9 @@ export class Callbacks {
       clearTimeout(timer);
       this.inFlight.delete(controller);
     }
-    if (this.closed && problem) return; // still pending: resumed at the next start
+    // Stopping: the store may be closing. Still pending, so resumed at the next start
+    // (delivered twice at worst: receivers de-duplicate on Renderer-Delivery).
+    if (this.closed) return;
     const attempts = callback.attempts + 1;
     const next: CallbackState =
       problem === null
@@ -159,7 +164,7 @@ export class Callbacks {
     if (!current) return;
     current.callback = next;
     this.save(current);
-    if (next.state === 'pending') this.schedule(kind, id, deliveryId, Math.min(MAX_DELAY_MS, this.config.initialDelayMs * 2 ** (attempts - 1)));
+    if (next.state === 'pending') this.schedule(kind, id, Math.min(MAX_DELAY_MS, this.config.initialDelayMs * 2 ** (attempts - 1)));
     else if (next.state === 'failed') {
       // Not the whole URL: its query may carry the receiver's own token.
       const url = new URL(next.url);

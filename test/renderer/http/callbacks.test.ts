@@ -99,6 +99,34 @@ describe('completion callbacks', { skip: !isRoot && 'needs root (CI runs as root
     assert.equal(JSON.parse(deliveries[2]!.body).workflow.workflowId, workflowId);
   });
 
+  it('a delivery still pending when the daemon stops is resumed by the next one, with the same delivery id', async () => {
+    deliveries.length = 0;
+    failFirst = 1e9;
+    const state = scratchDir('renderer-callbacks-');
+    const config = { stateDir: state.path, pool: { size: 0 }, callbacks: { allowedUrlPrefixes: [`${base}/hooks/`], secret: SECRET, initialDelayMs: 20 } };
+    try {
+      const first = await startDaemon(config);
+      let runId: string;
+      try {
+        runId = (await first.inject({ method: 'POST', url: '/v1/runs', ...json({ step: { name: 'example-sum' }, callbackUrl: `${base}/hooks/r` }) })).json().runId;
+        await waitFor(() => deliveries.length >= 2, 30_000, 'failed attempts');
+      } finally {
+        await first.stop();
+      }
+      failFirst = 0;
+      const second = await startDaemon(config);
+      try {
+        await waitFor(async () => (await second.inject({ url: `/v1/runs/${runId}` })).json().callback?.state === 'delivered', 30_000, 'delivery after the restart');
+        assert.deepEqual([...new Set(deliveries.map((x) => x.headers['renderer-delivery']))], [`run-${runId}`]);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      failFirst = 0;
+      state.remove();
+    }
+  });
+
   it('a callbackUrl outside the allowed prefixes is a 422 and starts nothing', async () => {
     const before = d.daemon.executor.registry.recent(1000).length;
     for (const url of [
